@@ -1,0 +1,184 @@
+"""The whole `kiva:` configuration of one stack, and the rules that span several keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from kiva_policies.regions import AZURE_REGIONS
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+from infra.settings.base import KivaModel
+from infra.settings.cluster import AzureCluster, Cluster, ExistingCluster, GpuPool
+from infra.settings.compliance import Retention, Tags, Telemetry
+from infra.settings.workloads import Backups, Database, ExternalProvider, Gateway, Model, Monitoring
+
+#: Secure config values the program reads by fixed name (besides each provider's `apiKeySecret`).
+FIXED_SECRET_KEYS = ("kubeconfig", "huggingFaceToken", "backupAccessKeyId", "backupSecretAccessKey")
+
+#: KV cache, activations and CUDA graphs on top of the weights, as a share of the weights.
+SIZING_HEADROOM = 0.2
+
+
+def _rule(location: str, message: str) -> PydanticCustomError:
+    """A cross-field violation; `location` is the key path below `kiva:` that the message is about."""
+    return PydanticCustomError("kiva_rule", "{location}: {message}", {"location": location, "message": message})
+
+
+class StackSettings(KivaModel):
+    """Everything under `kiva:` in `Pulumi.<stack>.yaml`, validated before any resource is registered."""
+
+    environment: Literal["development", "production"]
+    region: str = Field(min_length=2)
+    jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO country code where the platform's data is kept."""
+    cluster: Cluster
+    gpu_pools: list[GpuPool] = Field(default_factory=list)
+    models: list[Model] = Field(min_length=1)
+    gateway: Gateway = Gateway()
+    database: Database = Database()
+    backups: Backups = Backups()
+    retention: Retention
+    telemetry: Telemetry = Telemetry()
+    providers: list[ExternalProvider] = Field(default_factory=list)
+    monitoring: Monitoring = Monitoring()
+    tags: Tags
+
+    _secret_keys: frozenset[str] = PrivateAttr(frozenset())
+    """Secure config values present in the stack (names without `kiva:`); from the loader's context."""
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        return self._secret_keys
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def on_azure(self) -> bool:
+        return isinstance(self.cluster, AzureCluster)
+
+    def pool(self, name: str) -> GpuPool:
+        return next(pool for pool in self.gpu_pools if pool.name == name)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self, info: ValidationInfo) -> StackSettings:
+        self._secret_keys = frozenset((info.context or {}).get("secret_keys", ()))
+        for check in (self._check_region, self._check_pools, self._check_models, self._check_production,
+                      self._check_backups, self._check_secrets):  # fmt: skip
+            check()
+        return self
+
+    def _check_region(self) -> None:
+        if isinstance(self.cluster, AzureCluster):
+            region = AZURE_REGIONS.get(self.region)
+            if region is None:
+                raise _rule("region", f"unknown Azure region {self.region!r}; known: {', '.join(AZURE_REGIONS)}")
+            if region.country != self.jurisdiction:
+                raise _rule(
+                    "jurisdiction",
+                    f"Azure region {self.region} is in {region.country}, not {self.jurisdiction}",
+                )
+            zoned = [("cluster.zones", self.cluster.zones)] + [
+                (f"gpuPools[{i}].zones", pool.zones) for i, pool in enumerate(self.gpu_pools)
+            ]
+            for location, zones in zoned:
+                if zones and not region.zones:
+                    raise _rule(location, f"region {self.region} has no availability zones; remove the zones")
+
+    def _check_pools(self) -> None:
+        seen: set[str] = set()
+        for i, pool in enumerate(self.gpu_pools):
+            if pool.name in seen:
+                raise _rule(f"gpuPools[{i}].name", f"duplicate pool name {pool.name!r}")
+            seen.add(pool.name)
+            if isinstance(self.cluster, AzureCluster) and pool.vm_size is None:
+                raise _rule(f"gpuPools[{i}].vmSize", "required on Azure: the pool is created with this VM size")
+
+    def _check_models(self) -> None:
+        names: set[str] = set()
+        served: set[str] = {m.name for p in self.providers for m in p.models}
+        for i, model in enumerate(self.models):
+            if model.name in names:
+                raise _rule(f"models[{i}].name", f"duplicate model name {model.name!r}")
+            names.add(model.name)
+            if model.served_name in served:
+                raise _rule(f"models[{i}].servedName", f"{model.served_name!r} is already served by another model")
+            served.add(model.served_name)
+            if model.cpu:
+                continue
+            if model.pool not in {pool.name for pool in self.gpu_pools}:
+                known = ", ".join(pool.name for pool in self.gpu_pools) or "none configured"
+                raise _rule(f"models[{i}].pool", f"no GPU pool named {model.pool!r} (pools: {known})")
+            pool = self.pool(model.pool or "")
+            if model.gpus > pool.gpus:
+                raise _rule(
+                    f"models[{i}].gpus",
+                    f"needs {model.gpus} GPUs on one node but pool {pool.name!r} nodes have {pool.gpus}",
+                )
+            if model.replicas > pool.max_count * (pool.gpus // model.gpus):
+                raise _rule(
+                    f"models[{i}].replicas",
+                    f"{model.replicas} replicas do not fit pool {pool.name!r} "
+                    f"(maxCount {pool.max_count} × {pool.gpus // model.gpus} per node)",
+                )
+            self._check_sizing(i, model, pool)
+
+    @staticmethod
+    def _check_sizing(index: int, model: Model, pool: GpuPool) -> None:
+        weights_gb = model.parameters_billion * 2  # 16-bit weights
+        needed_gb = weights_gb * (1 + SIZING_HEADROOM)
+        usable_gb = pool.gpu_memory_gb * model.gpus * model.gpu_memory_utilization
+        if needed_gb > usable_gb:
+            raise _rule(
+                f"models[{index}]",
+                f"model {model.name!r} ({model.parameters_billion:g}B parameters, {weights_gb:.1f} GB of 16-bit "
+                f"weights + {SIZING_HEADROOM:.0%} KV-cache headroom = {needed_gb:.1f} GB) does not fit "
+                f"{model.gpus} × {pool.kind.upper()} ({pool.gpu_memory_gb} GB) at gpuMemoryUtilization "
+                f"{model.gpu_memory_utilization} = {usable_gb:.1f} GB; use a larger pool or more gpus",
+            )
+        if pool.kind == "t4" and model.dtype in ("bfloat16",):
+            raise _rule(f"models[{index}].dtype", "T4 GPUs do not support bfloat16; use half")
+
+    def _check_production(self) -> None:
+        if not self.production:
+            return
+        if self.gateway.min_replicas < 2:
+            raise _rule("gateway.minReplicas", f"production needs at least 2 (got {self.gateway.min_replicas})")
+        if self.database.instances < 3:
+            raise _rule("database.instances", f"production needs at least 3 (got {self.database.instances})")
+        if isinstance(self.cluster, AzureCluster):
+            if self.cluster.sku_tier == "Free":
+                raise _rule("cluster.skuTier", "production needs Standard or Premium (the Free tier has no SLA)")
+            if not self.cluster.api_server.private and not self.cluster.api_server.authorized_ip_ranges:
+                raise _rule(
+                    "cluster.apiServer",
+                    "production needs a private API server or authorizedIpRanges (never open to 0.0.0.0/0)",
+                )
+            if any(r in ("0.0.0.0/0", "::/0") for r in self.cluster.api_server.authorized_ip_ranges):
+                raise _rule("cluster.apiServer.authorizedIpRanges", "must not contain 0.0.0.0/0 in production")
+            if len(self.cluster.zones) < 2:
+                raise _rule("cluster.zones", "production spreads the system pool over at least 2 zones")
+
+    def _check_backups(self) -> None:
+        if isinstance(self.cluster, ExistingCluster) and self.backups.object_store is None:
+            raise _rule("backups.objectStore", "required on existing clusters: where database backups go")
+
+    def _check_secrets(self) -> None:
+        for i, provider in enumerate(self.providers):
+            if provider.api_key_secret not in self.secret_keys:
+                raise _rule(
+                    f"providers[{i}].apiKeySecret",
+                    f"set the key with `pulumi config set --secret kiva:{provider.api_key_secret} …`",
+                )
+        if any(model.gated for model in self.models) and "huggingFaceToken" not in self.secret_keys:
+            raise _rule("models", "a gated model needs `pulumi config set --secret kiva:huggingFaceToken …`")
+        if isinstance(self.cluster, ExistingCluster) and self.backups.object_store is not None:
+            for key in ("backupAccessKeyId", "backupSecretAccessKey"):
+                if key not in self.secret_keys:
+                    raise _rule("backups.objectStore", f"set `pulumi config set --secret kiva:{key} …`")
+
+    @property
+    def allowed_secret_keys(self) -> set[str]:
+        return set(FIXED_SECRET_KEYS) | {p.api_key_secret for p in self.providers}
