@@ -104,11 +104,12 @@ def _describe(error: Mapping[str, Any]) -> str:
     ctx = dict(error.get("ctx") or {})
     if kind == "kiva_rule":
         return f"{NAMESPACE}:{ctx['location']}: {ctx['message']}"
+    tag = None
     if len(loc) > 1 and loc[0] == "cluster" and loc[1] in ("azure", "existing"):
-        del loc[1]  # the discriminator tag pydantic adds to the path
+        tag = loc.pop(1)  # the discriminator tag pydantic adds to the path
     path = _path(loc)
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], tag)
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
         return f"{path}: unknown key{hint}"
     if kind == "value_error":
@@ -130,7 +131,7 @@ def _path(loc: list[Any]) -> str:
     return text
 
 
-def _allowed_keys(loc: list[Any]) -> list[str]:
+def _allowed_keys(loc: list[Any], tag: str | None) -> list[str]:
     """The camelCase keys of the model at `loc`, by walking the model classes."""
     model: Any = StackSettings
     for part in loc:
@@ -139,20 +140,22 @@ def _allowed_keys(loc: list[Any]) -> list[str]:
         field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return []
-        model = _model_in(field.annotation, loc)
+        model = _model_in(field.annotation, tag)
         if model is None:
             return []
     return sorted((f.alias or n) for n, f in model.model_fields.items() if not f.exclude)
 
 
-def _model_in(annotation: Any, loc: list[Any]) -> type[BaseModel] | None:
-    """The model class inside `list[X]`, `X | None`, `Annotated[...]` or the cluster union."""
+def _model_in(annotation: Any, tag: str | None) -> type[BaseModel] | None:
+    """The model class inside `list[X]`, `X | None`, `Annotated[...]`, or the cluster union member `tag`."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _model_in(typing.get_args(annotation)[0], loc)
+        return _model_in(typing.get_args(annotation)[0], tag)
     if origin in (list, typing.Union, types.UnionType):
-        models = [m for a in typing.get_args(annotation) if (m := _model_in(a, loc))]
+        models = [m for a in typing.get_args(annotation) if (m := _model_in(a, tag))]
+        if len(models) > 1:
+            models = [m for m in models if typing.get_args(m.model_fields["provider"].annotation) == (tag,)]
         return models[0] if len(models) == 1 else None
     return None

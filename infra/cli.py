@@ -1,0 +1,143 @@
+"""The `kiva` command line: offline plan and policy check, and the state-backend tools.
+
+Exit codes (DESIGN.md): 0 no mandatory violation, 1 mandatory policy violations,
+2 invalid configuration or usage. Errors are one message on stderr, never a traceback
+(set KIVA_DEBUG=1 to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from infra.backend.cli import backend
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(click.ClickException):
+    """A user-facing error: printed as is, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)
+
+
+def _no_traceback(command: F) -> F:
+    """Turn anything unexpected into one line and exit 2, unless KIVA_DEBUG asks for the traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as error:
+            if os.environ.get("KIVA_DEBUG"):
+                raise
+            raise Failure(f"kiva: internal error: {type(error).__name__}: {error} (KIVA_DEBUG=1 shows details)")
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kiva-platform")
+def main() -> None:
+    """KIVA: plan and check the sovereign LLM platform without a cloud account."""
+
+
+@main.command()
+@click.argument("stack", default="dev")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plan in `pulumi preview --json` shape (secrets blinded).")
+@click.option("--manifests", "manifest_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write every Kubernetes object as YAML, one file per object (Secret data redacted).")
+@click.option("--policy-config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Policy pack config (default: policies/config/<stack>.json).")
+@click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="Directory with Pulumi.yaml and the stack files.")
+@_no_traceback
+def plan(stack: str, json_file: Path | None, manifest_dir: Path | None, policy_config: Path | None,
+         project_dir: Path) -> None:  # fmt: skip
+    """Run the real program for STACK under Pulumi's mock engine, then the policy pack over it."""
+    import pulumi
+
+    from infra.offline.digest import preview_digest
+    from infra.offline.engine import run_program
+    from infra.offline.manifests import write_manifests
+    from infra.offline.preview_file import planned_resources
+    from infra.offline.stackfile import read_stack_file
+    from infra.settings import ConfigError
+
+    try:
+        result = run_program(read_stack_file(project_dir, stack))
+    except ConfigError as error:
+        raise Failure(str(error)) from None
+    except pulumi.RunError as error:
+        raise Failure(str(error)) from None
+    digest = preview_digest(result)
+    if json_file:
+        json_file.write_text(json.dumps(digest, indent=2) + "\n", encoding="utf-8")
+    if manifest_dir:
+        written = write_manifests(result, manifest_dir)
+        click.echo(f"Wrote {len(written)} manifests to {manifest_dir}")
+    _check_and_exit(planned_resources(digest), stack, policy_config, None,
+                    header=f"Plan of stack {stack} (project {result.project}): {len(result.resources)} resources")  # fmt: skip
+
+
+@main.command()
+@click.argument("preview_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--policy-config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Policy pack config (default: policies/config/<stack of the URNs>.json, else strictest).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a reviewer-facing Markdown report (evidence for the security officer).")
+@_no_traceback
+def check(preview_file: Path, policy_config: Path | None, report_file: Path | None) -> None:
+    """Run the policy pack over PREVIEW_FILE (`pulumi preview --json` output or `kiva plan --json`)."""
+    from infra.offline.preview_file import PreviewFileError, load_preview, planned_resources, stack_of
+
+    try:
+        digest = load_preview(preview_file)
+    except PreviewFileError as error:
+        raise Failure(str(error)) from None
+    resources = planned_resources(digest)
+    _check_and_exit(resources, stack_of(digest), policy_config, report_file,
+                    header=f"Check of {preview_file}: {len(resources)} resources")  # fmt: skip
+
+
+def _check_and_exit(resources: list[Any], stack: str | None, policy_config: Path | None,
+                    report_file: Path | None, header: str) -> None:  # fmt: skip
+    from kiva_policies.runner import load_policy_config, run_pack
+
+    from infra.offline.display import component_tree, policy_lines
+
+    try:
+        config, config_path = load_policy_config(stack, policy_config)
+    except (OSError, ValueError) as error:
+        raise Failure(f"policy config: {error}") from None
+    report = run_pack(resources, config)
+    click.echo(header)
+    for line in component_tree(resources):
+        click.echo(line)
+    click.echo(f"Policy config: {config_path or 'none (strictest settings)'}")
+    for line in policy_lines(report):
+        click.echo(line)
+    if report_file:
+        from kiva_policies.report import write_report
+
+        write_report(report, resources, report_file)
+        click.echo(f"Wrote report to {report_file}")
+    sys.exit(EXIT_VIOLATIONS if report.mandatory_violations else EXIT_OK)
+
+
+main.add_command(backend)
