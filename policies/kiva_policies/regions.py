@@ -72,7 +72,8 @@ S3_REGIONS: dict[str, Region] = _regions(
     ("eu-nl", "NL", True),  # Open Telekom Cloud
 )
 
-#: Kubernetes provider regions for `existing` clusters (STACKIT SKE, IONOS, OTC CCE); on-prem declares a country.
+#: Kubernetes provider regions for `existing` clusters (STACKIT SKE, IONOS, OTC CCE);
+#: on-prem declares a country.
 KUBERNETES_REGIONS: dict[str, Region] = _regions(
     ("eu01", "DE", True),  # STACKIT
     ("de/fra", "DE", True),  # IONOS

@@ -1,0 +1,218 @@
+"""Shared helpers of the KIVA policies: reading engine-shaped props, settings with schema defaults.
+
+Policies see `props` wrapped by `pulumi_policy.unknown_checking_proxy`: dicts and lists become
+`Mapping`/`Sequence` proxies (never `dict`/`list`), and reading a value that is still unknown at
+preview time raises `UnknownValueError`. The helpers here therefore test for `Mapping`/`Sequence`,
+let `UnknownValueError` propagate, and treat the blinded secret `"[secret]"` of `pulumi preview --json`
+as a value that cannot be inspected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+#: How `pulumi preview --json` (and `kiva plan --json`) shows a secret value.
+BLINDED_SECRET = "[secret]"
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+#: Kubernetes kinds whose pod template the policies inspect, and where the pod spec sits.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE = "kubernetes:core/v1:Service"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+CNPG_OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
+
+#: Label and annotation keys the platform layer sets for the policies (see policies/README.md).
+LABEL_REGION = "kiva.platform/region"
+LABEL_JURISDICTION = "kiva.platform/jurisdiction"
+
+
+class BlindedValueError(UnknownValueError):
+    """A value the policy needs is a blinded secret (`[secret]`): as unverifiable as an unknown one.
+
+    It subclasses `UnknownValueError`, so the Pulumi policy servicer and the offline runner report it
+    exactly like a value unknown at preview time (never as a pass, never as a crash).
+    """
+
+    def __init__(self, path: str) -> None:
+        Exception.__init__(self)
+        self.unknown_type_sentinel = BLINDED_SECRET
+        self.props = path.split(".")
+        self.message = f"secret value at .{path} is blinded in the plan and can't be verified"
+
+
+def get(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """`obj[path[0]][path[1]]…`, or `default` when a step is missing or of the wrong shape.
+
+    Reading through an unknown value raises `UnknownValueError` (from the proxy), by design.
+    """
+    current = obj
+    for key in path:
+        if isinstance(key, int):
+            if not is_list(current) or key >= len(current):
+                return default
+            current = current[key]
+        else:
+            if not isinstance(current, Mapping) or key not in current:
+                return default
+            current = current[key]
+    return current
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if is_list(value) else []
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def plain(value: Any) -> Any:
+    """A deep copy of a (possibly proxied) value as plain dicts and lists; reading unknowns raises."""
+    if isinstance(value, Mapping):
+        return {key: plain(value[key]) for key in value}
+    if is_list(value):
+        return [plain(item) for item in value]
+    return value
+
+
+def settings(
+    args: ResourceValidationArgs | StackValidationArgs, schema: PolicyConfigSchema
+) -> dict[str, Any]:
+    """The policy's configuration: the schema's defaults overlaid with what the config supplied.
+
+    The Pulumi CLI already fills in defaults; applying them here as well keeps a policy correct when it
+    is called with a partial config (tests, `kiva check`).
+    """
+    values = {key: spec["default"] for key, spec in schema.properties.items() if "default" in spec}
+    values.update(args.get_config() or {})
+    return values
+
+
+def namespace_of(props: Mapping[str, Any]) -> str:
+    return str(get(props, "metadata", "namespace", default=None) or "default")
+
+
+def display_name(props: Mapping[str, Any], fallback: str) -> str:
+    name = get(props, "metadata", "name", default=None)
+    return f"{namespace_of(props)}/{name}" if name else fallback
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_SPEC_PATHS.get(resource_type)
+    if path is None:
+        return None
+    spec = get(props, *path)
+    return spec if isinstance(spec, Mapping) else None
+
+
+def pod_template_labels(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    path = POD_SPEC_PATHS.get(resource_type)
+    if path is None:
+        return {}
+    if resource_type == "kubernetes:core/v1:Pod":
+        labels = get(props, "metadata", "labels")
+    else:
+        labels = get(props, *path[:-1], "metadata", "labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """One container of a pod spec, with where it sits (for messages)."""
+
+    kind: str  # "containers" | "initContainers"
+    index: int
+    container: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(get(self.container, "name", default=f"{self.kind}[{self.index}]"))
+
+    @property
+    def image(self) -> str:
+        image = get(self.container, "image", default="")
+        return image if isinstance(image, str) else ""
+
+
+def containers(spec: Mapping[str, Any] | None) -> Iterator[ContainerRef]:
+    if spec is None:
+        return
+    for kind in ("initContainers", "containers"):
+        for index, container in enumerate(as_list(get(spec, kind))):
+            if isinstance(container, Mapping):
+                yield ContainerRef(kind, index, container)
+
+
+def env_values(container: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Env entries by name; a later entry of the same name wins, as in Kubernetes."""
+    result: dict[str, Mapping[str, Any]] = {}
+    for entry in as_list(get(container, "env")):
+        if isinstance(entry, Mapping) and isinstance(get(entry, "name"), str):
+            result[entry["name"]] = entry
+    return result
+
+
+def run_checks(
+    checks: Sequence[Callable[[], None]],
+) -> None:
+    """Run independent checks; an unknown value stops only its own check, then is re-raised at the end.
+
+    This way a violation found by one check is still reported when another check cannot be verified;
+    the servicer (and the runner) then also records the "not verifiable" diagnostic.
+    """
+    pending: UnknownValueError | None = None
+    for check in checks:
+        try:
+            check()
+        except UnknownValueError as error:
+            pending = pending or error
+    if pending is not None:
+        raise pending
+
+
+def each_resource(
+    args: StackValidationArgs,
+    report: ReportViolation,
+    check: Callable[[Any, ReportViolation], None],
+) -> None:
+    """Run `check(resource, report)` for every resource; unknown values are re-raised after all ran."""
+    run_checks([lambda r=resource: check(r, report) for resource in args.resources])
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def name_tokens(name: str) -> list[str]:
+    """`LITELLM_MASTER_KEY`, `masterKey`, `master-key` → `["MASTER", "KEY", …]` (upper case)."""
+    return [token for token in re.split(r"[_\-.\s]+", _CAMEL.sub("_", name).upper()) if token]

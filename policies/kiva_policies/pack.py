@@ -1,0 +1,15 @@
+"""The policies of the KIVA pack, in report order: `policies/__main__.py` and the offline runner use it."""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from kiva_policies import residency, retention, telemetry
+
+PACK_NAME = "kiva"
+
+POLICIES: list[Policy] = [
+    *residency.POLICIES,
+    *telemetry.POLICIES,
+    *retention.POLICIES,
+]
