@@ -26,6 +26,9 @@ _AZURE_TYPES: dict[str, str] = {
     "network:Subnet": "Microsoft.Network/virtualNetworks/subnets",
     "network:PrivateEndpoint": "Microsoft.Network/privateEndpoints",
     "network:PrivateDnsZone": "Microsoft.Network/privateDnsZones",
+    "network:PrivateDnsZoneGroup": "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+    "privatedns:PrivateZone": "Microsoft.Network/privateDnsZones",
+    "privatedns:VirtualNetworkLink": "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
     "containerservice:ManagedCluster": "Microsoft.ContainerService/managedClusters",
     "containerservice:AgentPool": "Microsoft.ContainerService/managedClusters/agentPools",
     "containerservice:MaintenanceConfiguration": "Microsoft.ContainerService/managedClusters/maintenanceConfigurations",
@@ -39,7 +42,17 @@ _AZURE_TYPES: dict[str, str] = {
     "storage:BlobServiceProperties": "Microsoft.Storage/storageAccounts/blobServices",
     "authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
     "insights:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
+    "monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
 }  # fmt: skip
+
+
+#: Input that holds the Azure name where the generic `<type>Name` guess in `_azure_name` misses it.
+_NAME_KEYS: dict[str, str] = {
+    "storage:StorageAccount": "accountName",
+    "storage:BlobContainer": "containerName",
+    "monitor:DiagnosticSetting": "name",
+    "authorization:RoleAssignment": "roleAssignmentName",
+}
 
 
 def stable_uuid(*parts: str) -> str:
@@ -64,6 +77,7 @@ class KivaMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.extra_outputs: dict[str, Callable[[MockResourceArgs, dict[str, Any]], dict[str, Any]]] = {
+            "azure-native:resources:ResourceGroup": self._resource_group,
             "azure-native:containerservice:ManagedCluster": self._managed_cluster,
             "azure-native:keyvault:Vault": self._vault,
             "azure-native:managedidentity:UserAssignedIdentity": self._identity,
@@ -93,13 +107,20 @@ class KivaMocks(pulumi.runtime.Mocks):
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             cluster = str(args.args.get("resourceName", "aks"))
             kubeconfig = mock_kubeconfig(f"https://{cluster}.hcp.germanywestcentral.azmk8s.io:443", cluster)
-            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+            return {
+                "kubeconfigs": [
+                    {"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}
+                ]
+            }
         return {}
 
     # Per-type outputs -------------------------------------------------------------------------------
 
     @staticmethod
     def _azure_name(args: MockResourceArgs) -> str:
+        explicit = _NAME_KEYS.get(args.typ.removeprefix("azure-native:"))
+        if explicit and isinstance(args.inputs.get(explicit), str):
+            return str(args.inputs[explicit])
         for key, value in args.inputs.items():
             if key.endswith("Name") and key not in ("resourceGroupName",) and isinstance(value, str):
                 if key.lower().startswith(args.typ.rsplit(":", 1)[-1].lower()[:4]) or key == "resourceName":
@@ -122,8 +143,9 @@ class KivaMocks(pulumi.runtime.Mocks):
         name = state["name"]
         return {
             "fqdn": f"{name}.hcp.germanywestcentral.azmk8s.io",
+            # The API spells it `issuerURL` (ManagedClusterOIDCIssuerProfileResponse).
             "oidcIssuerProfile": {**(state.get("oidcIssuerProfile") or {}),
-                                  "issuerUrl": f"https://germanywestcentral.oic.prod-aks.azure.com/{TENANT_ID}/{stable_uuid(name)}/"},
+                                  "issuerURL": f"https://germanywestcentral.oic.prod-aks.azure.com/{TENANT_ID}/{stable_uuid(name)}/"},
             "identityProfile": {"kubeletidentity": {"clientId": stable_uuid(name, "kubelet"),
                                                     "objectId": stable_uuid(name, "kubelet-object")}},
             "identity": {**(state.get("identity") or {}), "principalId": stable_uuid(name, "principal"),
@@ -142,9 +164,13 @@ class KivaMocks(pulumi.runtime.Mocks):
                 "tenantId": TENANT_ID}  # fmt: skip
 
     @staticmethod
+    def _resource_group(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
+        return {"name": args.inputs.get("resourceGroupName", args.name)}
+
+    @staticmethod
     def _storage_account(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
-        account = state["name"]
-        return {"primaryEndpoints": {"blob": f"https://{account}.blob.core.windows.net/"}}
+        account = args.inputs.get("accountName") or state["name"]
+        return {"name": account, "primaryEndpoints": {"blob": f"https://{account}.blob.core.windows.net/"}}
 
     @staticmethod
     def _workspace(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,15 @@ class SystemPool(KivaModel):
         return self
 
 
+def _check_cidrs(ranges: list[str]) -> list[str]:
+    for value in ranges:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"must be CIDR ranges such as 203.0.113.0/24 (got {value!r})") from None
+    return ranges
+
+
 class ApiServer(KivaModel):
     """How the Kubernetes API server is reached: privately, or from authorised IP ranges only."""
 
@@ -38,18 +47,23 @@ class ApiServer(KivaModel):
     @field_validator("authorized_ip_ranges")
     @classmethod
     def _cidrs(cls, ranges: list[str]) -> list[str]:
-        for value in ranges:
-            try:
-                ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                raise ValueError(f"must be CIDR ranges such as 203.0.113.0/24 (got {value!r})") from None
-        return ranges
+        return _check_cidrs(ranges)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ApiServer:
+        if self.private and self.authorized_ip_ranges:
+            raise ValueError(
+                "a private API server takes no authorizedIpRanges (AKS rejects both together); remove one"
+            )
+        return self
 
 
 class MaintenanceWindow(KivaModel):
     """When AKS may patch the control plane and roll node images (weekly, in UTC offset given)."""
 
-    day_of_week: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
+    day_of_week: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = (
+        "Sunday"
+    )
     start_hour: int = Field(2, ge=0, le=23)
     duration_hours: int = Field(4, ge=4, le=24)
     utc_offset: str = Field("+01:00", pattern=r"^[+-][0-9]{2}:[0-9]{2}$")
@@ -60,6 +74,78 @@ class KeyVaultAccess(KivaModel):
 
     private_endpoint: bool = False
     allowed_ips: list[str] = Field(default_factory=list)
+    """IPs or CIDR ranges let through the vault firewall (only without a private endpoint)."""
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _cidrs(cls, ranges: list[str]) -> list[str]:
+        return _check_cidrs(ranges)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> KeyVaultAccess:
+        if self.private_endpoint and self.allowed_ips:
+            raise ValueError(
+                "with privateEndpoint: true public access is disabled, so allowedIps would have no effect; "
+                "remove allowedIps"
+            )
+        return self
+
+
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+ObjectId = Annotated[str, Field(pattern=_GUID)]
+"""An Entra ID object id (a GUID)."""
+
+
+class AzureNetwork(KivaModel):
+    """Address ranges of the cluster's virtual network (Azure CNI overlay: pods do not use VNet IPs).
+
+    The node and private-endpoint subnets must lie inside the VNet and not overlap; pod and service
+    ranges must not overlap the VNet or each other, and the DNS service IP lies in the service range.
+    """
+
+    vnet_cidr: str = "10.240.0.0/16"
+    node_subnet_cidr: str = "10.240.0.0/20"
+    private_endpoint_subnet_cidr: str = "10.240.16.0/24"
+    pod_cidr: str = "10.244.0.0/16"
+    service_cidr: str = "10.0.0.0/16"
+    dns_service_ip: str = "10.0.0.10"
+
+    @field_validator(
+        "vnet_cidr", "node_subnet_cidr", "private_endpoint_subnet_cidr", "pod_cidr", "service_cidr"
+    )
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Network(value, strict=True)
+        except ValueError:
+            raise ValueError(
+                f"must be an IPv4 CIDR range with no host bits set, e.g. 10.240.0.0/16 (got {value!r})"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _layout(self) -> AzureNetwork:
+        net = ipaddress.IPv4Network
+        vnet = net(self.vnet_cidr)
+        nodes, endpoints = net(self.node_subnet_cidr), net(self.private_endpoint_subnet_cidr)
+        pods, services = net(self.pod_cidr), net(self.service_cidr)
+        for key, subnet in (("nodeSubnetCidr", nodes), ("privateEndpointSubnetCidr", endpoints)):
+            if not subnet.subnet_of(vnet):
+                raise ValueError(f"{key} {subnet} must lie inside vnetCidr {vnet}")
+        if nodes.overlaps(endpoints):
+            raise ValueError(f"nodeSubnetCidr {nodes} and privateEndpointSubnetCidr {endpoints} overlap")
+        for key, other in (("podCidr", pods), ("serviceCidr", services)):
+            if other.overlaps(vnet):
+                raise ValueError(f"{key} {other} must not overlap vnetCidr {vnet}")
+        if pods.overlaps(services):
+            raise ValueError(f"podCidr {pods} and serviceCidr {services} overlap")
+        try:
+            dns_ip = ipaddress.IPv4Address(self.dns_service_ip)
+        except ValueError:
+            raise ValueError(f"dnsServiceIp must be an IPv4 address (got {self.dns_service_ip!r})") from None
+        if dns_ip not in services or dns_ip in (services.network_address, services.broadcast_address):
+            raise ValueError(f"dnsServiceIp {dns_ip} must be a host address inside serviceCidr {services}")
+        return self
 
 
 class AzureCluster(KivaModel):
@@ -70,8 +156,10 @@ class AzureCluster(KivaModel):
     system_pool: SystemPool = SystemPool()
     zones: list[Zone] = Field(default_factory=list)
     api_server: ApiServer = ApiServer()
-    admin_group_object_ids: list[str] = Field(default_factory=list)
+    admin_group_object_ids: list[ObjectId] = Field(default_factory=list)
+    """Entra ID groups that become cluster admins (Azure RBAC); local accounts are disabled."""
     network_policy: Literal["cilium", "azure"] = "cilium"
+    network: AzureNetwork = AzureNetwork()
     sku_tier: Literal["Free", "Standard", "Premium"] = "Free"
     maintenance: MaintenanceWindow = MaintenanceWindow()
     key_vault: KeyVaultAccess = KeyVaultAccess()
@@ -112,6 +200,8 @@ class GpuPool(KivaModel):
 
     @model_validator(mode="after")
     def _shape(self) -> GpuPool:
+        if self.name == "system":
+            raise ValueError("the name 'system' is taken by the AKS system pool; choose another")
         if self.min_count > self.max_count:
             raise ValueError(f"minCount ({self.min_count}) must not exceed maxCount ({self.max_count})")
         if self.vm_size is not None and self.vm_size not in GPU_SKUS:

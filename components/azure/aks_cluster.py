@@ -1,0 +1,227 @@
+"""The hardened AKS cluster, its resource group, network, Log Analytics workspace and upgrade windows.
+
+Hardening follows the AKS baseline and what a German security review asks for:
+- Entra ID with Azure RBAC only: local accounts (and thus the static admin kubeconfig) are disabled;
+- OIDC issuer and workload identity on, so pods reach Key Vault and storage without any stored secret;
+- Azure CNI overlay with a network policy engine, the system pool tainted `CriticalAddonsOnly`;
+- the API server private or limited to authorised ranges, never open to the internet in prod;
+- patch and node-image upgrades applied automatically, but only inside the configured window;
+- API server audit logs and Container Insights in a Log Analytics workspace with explicit retention.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+from pulumi_azure_native import containerservice as cs
+from pulumi_azure_native import monitor, operationalinsights, resources
+
+from components.azure.common import AzureContext, resource_prefix
+from components.azure.network import ClusterNetwork
+from infra.settings import AzureCluster
+
+#: Taint of the system pool: only critical add-ons (CoreDNS, konnectivity, metrics-server) run there.
+SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+#: AKS control-plane log categories sent to Log Analytics: every API request, and Entra ID (guard) auth.
+AUDIT_LOG_CATEGORIES = ("kube-audit", "guard")
+#: The names AKS reserves for the two planned-maintenance configurations.
+AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
+NODE_OS_UPGRADE_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
+
+
+class AksCluster(pulumi.ComponentResource):
+    """Resource group, VNet, Log Analytics workspace, ManagedCluster, diagnostics and upgrade windows."""
+
+    resource_group: resources.ResourceGroup
+    network: ClusterNetwork
+    workspace: operationalinsights.Workspace
+    cluster: cs.ManagedCluster
+    diagnostics: monitor.DiagnosticSetting
+    maintenance: list[cs.MaintenanceConfiguration]
+    kubeconfig: pulumi.Output[str]
+    """The user kubeconfig in exec (kubelogin) form, as a Pulumi secret."""
+    oidc_issuer_url: pulumi.Output[str]
+
+    def __init__(self, name: str, ctx: AzureContext, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kiva:azure:AksCluster", name, None, opts)
+        child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
+        settings = ctx.settings
+        cluster = settings.cluster
+        assert isinstance(cluster, AzureCluster)
+        prefix = resource_prefix(name)
+
+        self.resource_group = resources.ResourceGroup(
+            f"{name}-rg",
+            resource_group_name=f"{prefix}-rg",
+            location=ctx.location,
+            tags=ctx.tags,
+            opts=child_opts,
+        )
+        group = self.resource_group.name
+        self.network = ClusterNetwork(prefix, ctx, group, cluster.network, opts=child_opts)
+        self.workspace = operationalinsights.Workspace(
+            f"{name}-logs",
+            workspace_name=f"{prefix}-logs",
+            resource_group_name=group,
+            location=ctx.location,
+            sku=operationalinsights.WorkspaceSkuArgs(
+                name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018
+            ),
+            retention_in_days=settings.retention.log_analytics_days,
+            features=operationalinsights.WorkspaceFeaturesArgs(
+                enable_log_access_using_only_resource_permissions=True,
+                disable_local_auth=True,
+            ),
+            tags=ctx.tags,
+            opts=child_opts,
+        )
+        self.cluster = cs.ManagedCluster(
+            f"{name}-aks",
+            resource_name_=f"{prefix}-aks",
+            resource_group_name=group,
+            location=ctx.location,
+            dns_prefix=prefix,
+            kubernetes_version=cluster.kubernetes_version,
+            node_resource_group=f"{prefix}-aks-nodes",
+            sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=cluster.sku_tier),
+            identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
+            agent_pool_profiles=[self._system_pool(cluster)],
+            enable_rbac=True,
+            disable_local_accounts=True,
+            aad_profile=cs.ManagedClusterAADProfileArgs(
+                managed=True,
+                enable_azure_rbac=True,
+                admin_group_object_ids=list(cluster.admin_group_object_ids),
+                tenant_id=ctx.tenant_id,
+            ),
+            oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=cs.ManagedClusterSecurityProfileArgs(
+                workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
+                image_cleaner=cs.ManagedClusterSecurityProfileImageCleanerArgs(
+                    enabled=True, interval_hours=168
+                ),
+            ),
+            network_profile=cs.ContainerServiceNetworkProfileArgs(
+                network_plugin=cs.NetworkPlugin.AZURE,
+                network_plugin_mode=cs.NetworkPluginMode.OVERLAY,
+                network_policy=cluster.network_policy,
+                network_dataplane=cluster.network_policy,
+                pod_cidr=cluster.network.pod_cidr,
+                service_cidr=cluster.network.service_cidr,
+                dns_service_ip=cluster.network.dns_service_ip,
+                load_balancer_sku=cs.LoadBalancerSku.STANDARD,
+                outbound_type=cs.OutboundType.LOAD_BALANCER,
+            ),
+            api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=True, enable_private_cluster_public_fqdn=False
+            )
+            if cluster.api_server.private
+            else cs.ManagedClusterAPIServerAccessProfileArgs(
+                authorized_ip_ranges=list(cluster.api_server.authorized_ip_ranges)
+            ),
+            auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=cs.UpgradeChannel.PATCH,
+                node_os_upgrade_channel=cs.NodeOSUpgradeChannel.NODE_IMAGE,
+            ),
+            addon_profiles={
+                # Container Insights: container logs and inventory into the workspace, with Entra ID auth.
+                "omsagent": cs.ManagedClusterAddonProfileArgs(
+                    enabled=True,
+                    config={"logAnalyticsWorkspaceResourceID": self.workspace.id, "useAADAuth": "true"},
+                ),
+                "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
+            },
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions.merge(
+                child_opts,
+                pulumi.ResourceOptions(
+                    protect=settings.production,
+                    depends_on=[self.network.endpoint_subnet],
+                    # The autoscaler owns the current node count.
+                    ignore_changes=["agentPoolProfiles[0].count"],
+                ),
+            ),
+        )
+        self.diagnostics = monitor.DiagnosticSetting(
+            f"{name}-audit",
+            name=f"{prefix}-audit",
+            resource_uri=self.cluster.id,
+            workspace_id=self.workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in AUDIT_LOG_CATEGORIES],
+            opts=child_opts,
+        )
+        self.maintenance = [
+            self._window(f"{name}-{suffix}", config_name, group, cluster, child_opts)
+            for suffix, config_name in (
+                ("upgrades", AUTO_UPGRADE_SCHEDULE),
+                ("node-os", NODE_OS_UPGRADE_SCHEDULE),
+            )
+        ]
+        credentials = cs.list_managed_cluster_user_credentials_output(
+            resource_group_name=group,
+            resource_name=self.cluster.name,
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.cluster]),
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(lambda configs: base64.b64decode(configs[0].value).decode())
+        )
+        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(
+            lambda profile: (profile.issuer_url if profile else None) or ""
+        )
+        self.register_outputs(
+            {
+                "clusterId": self.cluster.id,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def _system_pool(self, cluster: AzureCluster) -> cs.ManagedClusterAgentPoolProfileArgs:
+        pool = cluster.system_pool
+        return cs.ManagedClusterAgentPoolProfileArgs(
+            name="system",
+            mode=cs.AgentPoolMode.SYSTEM,
+            type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+            vm_size=pool.vm_size,
+            os_type=cs.OSType.LINUX,
+            os_sku=cs.OSSKU.AZURE_LINUX,
+            os_disk_size_gb=pool.os_disk_size_gb,
+            count=pool.min_count,
+            enable_auto_scaling=True,
+            min_count=pool.min_count,
+            max_count=pool.max_count,
+            availability_zones=list(cluster.zones) or None,
+            node_taints=[SYSTEM_POOL_TAINT],
+            enable_node_public_ip=False,
+            vnet_subnet_id=self.network.node_subnet.id,
+            orchestrator_version=cluster.kubernetes_version,
+            upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
+        )
+
+    def _window(
+        self,
+        name: str,
+        config_name: str,
+        group: pulumi.Input[str],
+        cluster: AzureCluster,
+        opts: pulumi.ResourceOptions,
+    ) -> cs.MaintenanceConfiguration:
+        window = cluster.maintenance
+        return cs.MaintenanceConfiguration(
+            name,
+            config_name=config_name,
+            resource_group_name=group,
+            resource_name_=self.cluster.name,
+            maintenance_window=cs.MaintenanceWindowArgs(
+                schedule=cs.ScheduleArgs(
+                    weekly=cs.WeeklyScheduleArgs(day_of_week=window.day_of_week, interval_weeks=1)
+                ),
+                duration_hours=window.duration_hours,
+                start_time=f"{window.start_hour:02d}:00",
+                utc_offset=window.utc_offset,
+            ),
+            opts=opts,
+        )

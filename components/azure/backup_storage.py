@@ -1,0 +1,109 @@
+"""EU storage for the database's backups, reached only by the database's workload identity.
+
+The account is in the stack's region, accepts TLS 1.2+ and Entra ID only (no shared keys, no public
+blobs), keeps versions and soft-deleted blobs for `retention.blobSoftDeleteDays`, and is protected:
+backups must outlive a careless `pulumi destroy`. CloudNativePG's Barman Cloud plugin writes to the
+container as the identity federated with the `kiva-db` service account (Storage Blob Data Contributor).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_random as random
+from kiva_policies.regions import AZURE_REGIONS
+from pulumi_azure_native import authorization, storage
+
+from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
+from components.azure.identity import FederatedIdentity
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE
+
+BACKUP_CONTAINER = "kiva-db-backups"
+
+
+class BackupStorage(pulumi.ComponentResource):
+    """Storage account, blob service settings, the backup container and the database's identity."""
+
+    account: storage.StorageAccount
+    blob_service: storage.BlobServiceProperties
+    container: storage.BlobContainer
+    writer: FederatedIdentity
+    role_assignment: authorization.RoleAssignment
+    destination_path: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        ctx: AzureContext,
+        resource_group_name: pulumi.Input[str],
+        oidc_issuer_url: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:azure:BackupStorage", name, None, opts)
+        child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
+        settings = ctx.settings
+        days = settings.retention.blob_soft_delete_days
+        zoned = AZURE_REGIONS[settings.region].zones
+        # Account names are global, 3-24 lowercase letters and digits: `kiva<stack>bk` plus a random suffix.
+        suffix = random.RandomString(
+            f"{name}-suffix", length=8, special=False, upper=False, numeric=True, opts=child_opts
+        )
+        stem = "".join(ch for ch in f"kiva{pulumi.get_stack()}" if ch.isalnum()).lower()[:12]
+        self.account = storage.StorageAccount(
+            name,
+            account_name=pulumi.Output.concat(stem, "bk", suffix.result),
+            resource_group_name=resource_group_name,
+            location=ctx.location,
+            kind=storage.Kind.STORAGE_V2,
+            sku=storage.SkuArgs(
+                name=storage.SkuName.STANDARD_ZRS
+                if zoned and settings.production
+                else storage.SkuName.STANDARD_LRS
+            ),
+            access_tier=storage.AccessTier.HOT,
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            enable_https_traffic_only=True,
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(protect=True)),
+        )
+        self.blob_service = storage.BlobServiceProperties(
+            f"{name}-blob-service",
+            blob_services_name="default",
+            account_name=self.account.name,
+            resource_group_name=resource_group_name,
+            is_versioning_enabled=True,
+            delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=days),
+            container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=days),
+            opts=child_opts,
+        )
+        self.container = storage.BlobContainer(
+            f"{name}-container",
+            container_name=BACKUP_CONTAINER,
+            account_name=self.account.name,
+            resource_group_name=resource_group_name,
+            public_access=storage.PublicAccess.NONE,
+            opts=pulumi.ResourceOptions.merge(
+                child_opts, pulumi.ResourceOptions(depends_on=[self.blob_service])
+            ),
+        )
+        self.writer = FederatedIdentity(
+            f"{name}-db",
+            f"{resource_prefix(name)}-db",
+            ctx,
+            resource_group_name,
+            oidc_issuer_url,
+            PLATFORM_NAMESPACE,
+            DATABASE_CLUSTER_NAME,
+            opts=child_opts,
+        )
+        self.role_assignment = role_assignment(
+            f"{name}-db-blob-contributor", ctx, self.account.id, BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR,
+            self.writer.principal_id, service_principal=True, opts=child_opts,
+        )  # fmt: skip
+        self.destination_path = pulumi.Output.concat(
+            self.account.primary_endpoints.apply(lambda e: e.blob), BACKUP_CONTAINER, "/"
+        )
+        self.register_outputs({"destinationPath": self.destination_path})

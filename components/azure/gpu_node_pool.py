@@ -1,0 +1,83 @@
+"""One AKS user node pool of GPU VMs, tainted so that only model servers land on it.
+
+The taint `nvidia.com/gpu=present:NoSchedule` keeps everything but GPU workloads off expensive nodes;
+the labels let the platform layer pin each model server to its pool (`kiva.platform/gpu-pool`) and
+its GPU type (`kiva.platform/gpu`). `minCount: 0` lets dev scale GPUs to zero when no model runs.
+The driver is installed by AKS, or (driver `operator`) left to the NVIDIA GPU operator, which AKS
+requires to be decided when the pool is created.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import containerservice as cs
+
+from components.azure.common import AzureContext
+from infra.settings import GpuPool
+
+GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
+#: AKS puts this taint on spot pools itself; stating it keeps the plan honest and avoids a diff.
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+GPU_POOL_LABEL = "kiva.platform/gpu-pool"
+GPU_TYPE_LABEL = "kiva.platform/gpu"
+
+
+def gpu_pool_labels(pool: GpuPool) -> dict[str, str]:
+    return {"nvidia.com/gpu.present": "true", GPU_TYPE_LABEL: pool.kind, GPU_POOL_LABEL: pool.name}
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    """An autoscaled `AgentPool` of one GPU VM size from the known-SKU table."""
+
+    agent_pool: cs.AgentPool
+
+    def __init__(
+        self,
+        name: str,
+        ctx: AzureContext,
+        pool: GpuPool,
+        resource_group_name: pulumi.Input[str],
+        cluster_name: pulumi.Input[str],
+        subnet_id: pulumi.Input[str],
+        kubernetes_version: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:azure:GpuNodePool", name, None, opts)
+        child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
+        sku = pool.sku
+        assert sku is not None, "validated: Azure pools have a known vmSize"
+        spot = {
+            "scale_set_priority": cs.ScaleSetPriority.SPOT,
+            "scale_set_eviction_policy": cs.ScaleSetEvictionPolicy.DELETE,
+            "spot_max_price": -1,  # pay at most the on-demand price, never be evicted for price
+        } if pool.spot else {}  # fmt: skip
+        self.agent_pool = cs.AgentPool(
+            name,
+            agent_pool_name=pool.name,
+            resource_group_name=resource_group_name,
+            resource_name_=cluster_name,
+            mode=cs.AgentPoolMode.USER,
+            type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+            vm_size=sku.vm_size,
+            os_type=cs.OSType.LINUX,
+            os_sku=cs.OSSKU.UBUNTU,
+            os_disk_size_gb=pool.os_disk_size_gb,
+            count=pool.min_count,
+            enable_auto_scaling=True,
+            min_count=pool.min_count,
+            max_count=pool.max_count,
+            availability_zones=list(pool.zones) or None,
+            node_taints=[GPU_TAINT, SPOT_TAINT] if pool.spot else [GPU_TAINT],
+            node_labels=gpu_pool_labels(pool),
+            gpu_profile=cs.GPUProfileArgs(
+                driver=cs.GPUDriver.NONE if pool.driver == "operator" else cs.GPUDriver.INSTALL
+            ),
+            enable_node_public_ip=False,
+            vnet_subnet_id=subnet_id,
+            orchestrator_version=kubernetes_version,
+            upgrade_settings=None if pool.spot else cs.AgentPoolUpgradeSettingsArgs(max_surge="1"),
+            tags=ctx.tags,
+            **spot,
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(ignore_changes=["count"])),
+        )
+        self.register_outputs({"name": self.agent_pool.name})

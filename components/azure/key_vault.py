@@ -1,0 +1,193 @@
+"""The platform's Key Vault: where the gateway's keys, the database password and provider API keys live.
+
+- RBAC authorisation (no access policies), purge protection and soft delete with the configured
+  retention: a deleted vault or secret can be recovered, never silently purged.
+- Network: public access disabled and a private endpoint (prod), or a default-deny firewall that only
+  lets the configured IPs through (dev).
+- Secret values are Pulumi secrets end to end. They are written through the Azure Resource Manager
+  (`Microsoft.KeyVault/vaults/secrets`), not the data plane.
+- External Secrets reads the vault as a user-assigned identity federated with its service account
+  (role Key Vault Secrets User); the deploying identity gets Key Vault Secrets Officer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import authorization, keyvault, network, privatedns
+
+from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
+from components.azure.identity import FederatedIdentity
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, EXTERNAL_SECRETS_SERVICE_ACCOUNT, SecretName
+from infra.settings import AzureCluster
+
+#: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud).
+PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
+
+
+@dataclass(frozen=True)
+class VaultNetwork:
+    """Where the vault's private endpoint goes (used only with `keyVault.privateEndpoint: true`)."""
+
+    vnet_id: pulumi.Input[str]
+    endpoint_subnet_id: pulumi.Input[str]
+
+
+class KeyVault(pulumi.ComponentResource):
+    """Vault, its secrets, the reader identity for External Secrets and the role assignments."""
+
+    vault: keyvault.Vault
+    secrets: dict[str, keyvault.Secret]
+    reader: FederatedIdentity
+    role_assignments: list[authorization.RoleAssignment]
+    private_endpoint: network.PrivateEndpoint | None
+    vault_url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        ctx: AzureContext,
+        resource_group_name: pulumi.Input[str],
+        network_placement: VaultNetwork,
+        oidc_issuer_url: pulumi.Input[str],
+        values: Mapping[str, pulumi.Output[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:azure:KeyVault", name, None, opts)
+        child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
+        cluster = ctx.settings.cluster
+        assert isinstance(cluster, AzureCluster)
+        access = cluster.key_vault
+        retention = ctx.settings.retention
+
+        # Vault names are global and at most 24 characters: `<prefix>-kv-` plus a stable random suffix.
+        suffix = random.RandomString(
+            f"{name}-suffix", length=6, special=False, upper=False, numeric=True, opts=child_opts
+        )
+        self.vault = keyvault.Vault(
+            name,
+            vault_name=pulumi.Output.concat(resource_prefix(name)[:14], "-", suffix.result),
+            resource_group_name=resource_group_name,
+            location=ctx.location,
+            properties=keyvault.VaultPropertiesArgs(
+                tenant_id=ctx.tenant_id,
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.STANDARD),
+                enable_rbac_authorization=True,
+                enable_purge_protection=True,
+                enable_soft_delete=True,
+                soft_delete_retention_in_days=retention.key_vault_soft_delete_days,
+                public_network_access="Disabled" if access.private_endpoint else "Enabled",
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action=keyvault.NetworkRuleAction.DENY,
+                    bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
+                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in access.allowed_ips],
+                ),
+                enabled_for_deployment=False,
+                enabled_for_disk_encryption=False,
+                enabled_for_template_deployment=False,
+            ),
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(protect=True)),
+        )
+        scope = self.vault.id
+        officer = role_assignment(
+            f"{name}-deployer-officer", ctx, scope, BuiltInRole.KEY_VAULT_SECRETS_OFFICER,
+            ctx.deployer_object_id, service_principal=False, opts=child_opts,
+        )  # fmt: skip
+        self.reader = FederatedIdentity(
+            f"{name}-eso",
+            f"{resource_prefix(name)}-eso",
+            ctx,
+            resource_group_name,
+            oidc_issuer_url,
+            EXTERNAL_SECRETS_NAMESPACE,
+            EXTERNAL_SECRETS_SERVICE_ACCOUNT,
+            opts=child_opts,
+        )
+        reader_role = role_assignment(
+            f"{name}-eso-secrets-user", ctx, scope, BuiltInRole.KEY_VAULT_SECRETS_USER,
+            self.reader.principal_id, service_principal=True, opts=child_opts,
+        )  # fmt: skip
+        self.role_assignments = [officer, reader_role]
+        self.private_endpoint = (
+            self._private_endpoint(name, ctx, resource_group_name, network_placement, child_opts)
+            if access.private_endpoint
+            else None
+        )
+        secret_opts = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[officer]))
+        self.secrets = {
+            secret_name: keyvault.Secret(
+                f"{name}-{secret_name}",
+                secret_name=secret_name,
+                vault_name=self.vault.name,
+                resource_group_name=resource_group_name,
+                properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value)),
+                tags=ctx.tags,
+                opts=pulumi.ResourceOptions.merge(
+                    # The salt key encrypts provider credentials in the database: losing it loses them.
+                    secret_opts,
+                    pulumi.ResourceOptions(protect=secret_name == SecretName.SALT_KEY),
+                ),
+            )
+            for secret_name, value in values.items()
+        }
+        self.vault_url = self.vault.properties.apply(lambda p: p.vault_uri or "")
+        self.register_outputs({"vaultUrl": self.vault_url, "readerClientId": self.reader.client_id})
+
+    def _private_endpoint(
+        self,
+        name: str,
+        ctx: AzureContext,
+        resource_group_name: pulumi.Input[str],
+        placement: VaultNetwork,
+        opts: pulumi.ResourceOptions,
+    ) -> network.PrivateEndpoint:
+        """Private endpoint in the endpoint subnet, resolvable from the VNet through a private DNS zone."""
+        endpoint = network.PrivateEndpoint(
+            f"{name}-endpoint",
+            private_endpoint_name=f"{resource_prefix(name)}-pe",
+            resource_group_name=resource_group_name,
+            location=ctx.location,
+            subnet=network.SubnetArgs(id=placement.endpoint_subnet_id),
+            private_link_service_connections=[
+                network.PrivateLinkServiceConnectionArgs(
+                    name="vault", private_link_service_id=self.vault.id, group_ids=["vault"]
+                )
+            ],
+            tags=ctx.tags,
+            opts=opts,
+        )
+        # Private DNS zones are global resources by definition: Azure accepts no other location.
+        zone = privatedns.PrivateZone(
+            f"{name}-dns",
+            private_zone_name=PRIVATE_DNS_ZONE,
+            resource_group_name=resource_group_name,
+            location="global",
+            tags=ctx.tags,
+            opts=opts,
+        )
+        privatedns.VirtualNetworkLink(
+            f"{name}-dns-link",
+            virtual_network_link_name=f"{resource_prefix(name)}-vnet",
+            private_zone_name=zone.name,
+            resource_group_name=resource_group_name,
+            location="global",
+            virtual_network=privatedns.SubResourceArgs(id=placement.vnet_id),
+            registration_enabled=False,
+            tags=ctx.tags,
+            opts=opts,
+        )
+        network.PrivateDnsZoneGroup(
+            f"{name}-dns-group",
+            private_dns_zone_group_name="default",
+            private_endpoint_name=endpoint.name,
+            resource_group_name=resource_group_name,
+            private_dns_zone_configs=[
+                network.PrivateDnsZoneConfigArgs(name="vault", private_dns_zone_id=zone.id)
+            ],
+            opts=opts,
+        )
+        return endpoint
