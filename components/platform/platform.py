@@ -1,13 +1,25 @@
-"""The platform layer: everything KIVA runs on Kubernetes, independent of the cloud underneath."""
+"""The platform layer: everything KIVA runs on Kubernetes, independent of the cloud underneath.
+
+It takes a `CloudFoundation` (a Kubernetes provider, where secrets come from, where backups go) and
+builds, in order: namespaces, operators, secrets, the database, the model servers, the gateway and
+the network policies. Nothing here knows whether the cluster is AKS or STACKIT.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.contracts import PLATFORM_NAMESPACE, CloudFoundation
+from components.platform.common import child_opts
+from components.platform.database import Database
+from components.platform.gateway import Gateway
+from components.platform.model_server import ModelServer
+from components.platform.namespaces import PlatformNamespaces
+from components.platform.network_policies import NetworkPolicies
+from components.platform.operators import Operators
+from components.platform.secrets import PlatformSecrets
 from infra.settings import StackSettings
 
 
@@ -19,20 +31,67 @@ class PlatformArgs:
 
 
 class Platform(pulumi.ComponentResource):
-    """Operators, database, secrets sync, gateway and model servers. (Skeleton: issue "Platform layer".)"""
+    """Operators, database, secrets sync, gateway and model servers, behind default-deny network policies.
+
+    `outputs` holds what the stack exports: names and URLs only, never a secret.
+    """
 
     outputs: dict[str, pulumi.Output]
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kiva:platform:Platform", name, None, opts)
-        child_opts = pulumi.ResourceOptions(parent=self)
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=PLATFORM_NAMESPACE,
-                labels={"pod-security.kubernetes.io/enforce": "restricted"},
-            ),
-            opts=child_opts,
+        settings, foundation = args.settings, args.foundation
+        self.namespaces = PlatformNamespaces(f"{name}-namespaces", settings, opts=child_opts(self))
+        platform_namespace = self.namespaces.by_name[PLATFORM_NAMESPACE]
+        self.operators = Operators(
+            f"{name}-operators", settings, self.namespaces.by_name, opts=child_opts(self)
         )
-        self.outputs = {"namespace": self.namespace.metadata.name}
+        secret_dependencies: list[pulumi.Resource] = [platform_namespace]
+        if self.operators.external_secrets is not None:
+            secret_dependencies.append(self.operators.external_secrets)
+        self.secrets = PlatformSecrets(
+            f"{name}-secrets", settings, foundation, args.config, secret_dependencies, opts=child_opts(self)
+        )
+        self.database = Database(
+            f"{name}-database",
+            settings,
+            foundation,
+            operators=[self.operators.cloudnative_pg, self.operators.barman_cloud],
+            secrets=self.secrets.ready,
+            opts=child_opts(self),
+        )
+        gpu_operators = [
+            r for r in (self.operators.device_plugin, self.operators.gpu_operator) if r is not None
+        ]
+        self.model_servers = [
+            ModelServer(
+                f"{name}-model-{model.name}",
+                settings,
+                model,
+                depends_on=[platform_namespace, *self.secrets.ready, *([] if model.cpu else gpu_operators)],
+                opts=child_opts(self),
+            )
+            for model in settings.models
+        ]
+        self.gateway = Gateway(
+            f"{name}-gateway",
+            settings,
+            depends_on=[platform_namespace, *self.secrets.ready, self.database.cluster],
+            opts=child_opts(self),
+        )
+        self.network_policies = NetworkPolicies(
+            f"{name}-network-policies",
+            settings,
+            foundation,
+            depends_on=[platform_namespace],
+            opts=child_opts(self),
+        )
+        self.outputs = {
+            "namespace": pulumi.Output.from_input(PLATFORM_NAMESPACE),
+            "gatewayUrl": self.gateway.url,
+            "models": pulumi.Output.from_input(
+                [m.served_name for m in settings.models]
+                + [m.name for p in settings.providers for m in p.models]
+            ),
+        }
         self.register_outputs(self.outputs)

@@ -1,0 +1,245 @@
+"""The gateway's PostgreSQL: a CloudNativePG `Cluster` with backups through the Barman Cloud plugin.
+
+Keys, teams, budgets and spend logs live here, so the cluster is protected against deletion, spread
+over zones in production, and backed up continuously (WAL archiving) plus on a schedule. Backups use
+the Barman Cloud plugin, not the in-tree `barmanObjectStore` CloudNativePG deprecated in 1.26: the
+`ObjectStore` carries the destination, the credentials and the retention policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import (
+    DATABASE_CLUSTER_NAME,
+    PLATFORM_NAMESPACE,
+    AzureBlobBackups,
+    CloudFoundation,
+    S3Backups,
+)
+from components.platform.common import BACKUP_SECRET, DATABASE_SECRET, child_opts, labels
+from components.platform.database_names import (
+    DATABASE_NAME,
+    DATABASE_OWNER,
+    POOLER_NAME,
+    gateway_connections,
+    max_connections,
+    pooler_pool_size,
+)
+from infra import versions
+from infra.settings import StackSettings
+
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+OBJECT_STORE_NAME = f"{DATABASE_CLUSTER_NAME}-backups"
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def retention_policy(settings: StackSettings) -> str:
+    """`ObjectStore.spec.retentionPolicy` (`^[1-9][0-9]*[dwm]$`) from `kiva:retention.backupDays`."""
+    return f"{settings.retention.backup_days}d"
+
+
+def object_store_configuration(foundation: CloudFoundation) -> dict[str, Any]:
+    """Where backups go and how the plugin authenticates: workload identity on Azure, keys on S3."""
+    backups = foundation.backups
+    configuration: dict[str, Any] = {
+        "wal": {"compression": "gzip", "maxParallel": 2},
+        "data": {"compression": "gzip", "jobs": 2},
+    }
+    if isinstance(backups, AzureBlobBackups):
+        configuration |= {
+            "destinationPath": backups.destination_path,
+            "azureCredentials": {"useDefaultAzureCredentials": True},
+        }
+    elif isinstance(backups, S3Backups):
+        configuration |= {
+            "destinationPath": backups.destination_path,
+            "endpointURL": backups.endpoint_url,
+            "s3Credentials": {
+                "accessKeyId": {"name": BACKUP_SECRET, "key": "ACCESS_KEY_ID"},
+                "secretAccessKey": {"name": BACKUP_SECRET, "key": "ACCESS_SECRET_KEY"},
+                "region": {"name": BACKUP_SECRET, "key": "REGION"},
+            },
+        }
+    return configuration
+
+
+def _resources(settings: StackSettings) -> dict[str, Any]:
+    resources = settings.database.resources
+    return {
+        "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    }
+
+
+def _storage(size: str, storage_class: str | None, default_class: str) -> dict[str, Any]:
+    return {"size": size, "storageClass": storage_class or default_class, "resizeInUseVolumes": True}
+
+
+def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[str, Any]:
+    """The `Cluster` spec (postgresql.cnpg.io/v1)."""
+    database = settings.database
+    default_class = settings.cluster.storage_class
+    zoned = len(settings.cluster.zones) > 1
+    spec: dict[str, Any] = {
+        "instances": database.instances,
+        "imageName": versions.POSTGRES_IMAGES[database.postgres_major],
+        "primaryUpdateStrategy": "unsupervised",
+        "primaryUpdateMethod": "switchover",
+        "enableSuperuserAccess": False,
+        "enablePDB": True,
+        "postgresql": {
+            # CloudNativePG takes every parameter as a string.
+            "parameters": {
+                "max_connections": str(max_connections(settings)),
+                "log_min_duration_statement": "1000",
+                "log_statement": "none",
+                "password_encryption": "scram-sha-256",
+            },
+        },
+        "bootstrap": {
+            "initdb": {
+                "database": DATABASE_NAME,
+                "owner": DATABASE_OWNER,
+                "secret": {"name": DATABASE_SECRET},
+                "dataChecksums": True,
+            }
+        },
+        "storage": _storage(database.storage.size, database.storage.storage_class, default_class),
+        "resources": _resources(settings),
+        "affinity": {
+            "enablePodAntiAffinity": True,
+            "topologyKey": ZONE_KEY if zoned else "kubernetes.io/hostname",
+            "podAntiAffinityType": "required" if zoned and settings.production else "preferred",
+        },
+        "plugins": [
+            {
+                "name": BARMAN_PLUGIN,
+                "enabled": True,
+                "isWALArchiver": True,
+                "parameters": {"barmanObjectName": OBJECT_STORE_NAME},
+            }
+        ],
+        "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": "kiva"}},
+    }
+    if database.wal_storage is not None:
+        spec["walStorage"] = _storage(
+            database.wal_storage.size, database.wal_storage.storage_class, default_class
+        )
+    if isinstance(foundation.backups, AzureBlobBackups):
+        # The plugin sidecar authenticates to Blob storage as the cluster's service account.
+        spec["inheritedMetadata"]["labels"]["azure.workload.identity/use"] = "true"
+        spec["serviceAccountTemplate"] = {
+            "metadata": {"annotations": {"azure.workload.identity/client-id": foundation.backups.client_id}}
+        }
+    if zoned:
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": ZONE_KEY,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"cnpg.io/cluster": DATABASE_CLUSTER_NAME}},
+            }
+        ]
+    return spec
+
+
+class Database(pulumi.ComponentResource):
+    """CloudNativePG `Cluster`, its `ObjectStore` and `ScheduledBackup`, a `Pooler` and a `PodMonitor`.
+
+    The cluster is protected: `pulumi destroy` stops at it unless someone unprotects it on purpose.
+    """
+
+    cluster: k8s.apiextensions.CustomResource
+    object_store: k8s.apiextensions.CustomResource
+    scheduled_backup: k8s.apiextensions.CustomResource
+    pooler: k8s.apiextensions.CustomResource | None
+    pod_monitor: k8s.apiextensions.CustomResource | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        foundation: CloudFoundation,
+        operators: list[pulumi.Resource],
+        secrets: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:platform:Database", name, None, opts)
+        metadata = lambda resource_name, component: k8s.meta.v1.ObjectMetaArgs(  # noqa: E731
+            name=resource_name, namespace=PLATFORM_NAMESPACE, labels=labels("postgresql", component)
+        )
+        self.object_store = k8s.apiextensions.CustomResource(
+            f"{name}-object-store",
+            api_version="barmancloud.cnpg.io/v1",
+            kind="ObjectStore",
+            metadata=metadata(OBJECT_STORE_NAME, "backup"),
+            spec={
+                "configuration": object_store_configuration(foundation),
+                "retentionPolicy": retention_policy(settings),
+            },
+            opts=child_opts(self, depends_on=[*operators, *secrets]),
+        )
+        self.cluster = k8s.apiextensions.CustomResource(
+            f"{name}-cluster",
+            api_version="postgresql.cnpg.io/v1",
+            kind="Cluster",
+            metadata=metadata(DATABASE_CLUSTER_NAME, "database"),
+            spec=cluster_spec(settings, foundation),
+            opts=child_opts(self, depends_on=[*operators, *secrets, self.object_store], protect=True),
+        )
+        self.scheduled_backup = k8s.apiextensions.CustomResource(
+            f"{name}-scheduled-backup",
+            api_version="postgresql.cnpg.io/v1",
+            kind="ScheduledBackup",
+            metadata=metadata(f"{DATABASE_CLUSTER_NAME}-daily", "backup"),
+            spec={
+                "cluster": {"name": DATABASE_CLUSTER_NAME},
+                "schedule": settings.backups.schedule,
+                "method": "plugin",
+                "pluginConfiguration": {"name": BARMAN_PLUGIN},
+                "backupOwnerReference": "self",
+                "immediate": True,
+            },
+            opts=child_opts(self, depends_on=[self.cluster]),
+        )
+        self.pooler = None
+        if settings.database.pooler.enabled:
+            self.pooler = k8s.apiextensions.CustomResource(
+                f"{name}-pooler",
+                api_version="postgresql.cnpg.io/v1",
+                kind="Pooler",
+                metadata=metadata(POOLER_NAME, "pooler"),
+                spec={
+                    "cluster": {"name": DATABASE_CLUSTER_NAME},
+                    "instances": settings.database.pooler.instances,
+                    "type": "rw",
+                    "pgbouncer": {
+                        # Session mode: Prisma's migrations take advisory locks and use prepared
+                        # statements, which transaction pooling would break.
+                        "poolMode": "session",
+                        "parameters": {
+                            "max_client_conn": str(gateway_connections(settings) * 2),
+                            "default_pool_size": str(pooler_pool_size(settings)),
+                        },
+                    },
+                },
+                opts=child_opts(self, depends_on=[self.cluster]),
+            )
+        self.pod_monitor = None
+        if settings.monitoring.enabled:
+            self.pod_monitor = k8s.apiextensions.CustomResource(
+                f"{name}-pod-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata=metadata(DATABASE_CLUSTER_NAME, "monitoring"),
+                spec={
+                    "selector": {"matchLabels": {"cnpg.io/cluster": DATABASE_CLUSTER_NAME}},
+                    "podMetricsEndpoints": [{"port": "metrics"}],
+                },
+                opts=child_opts(self, depends_on=[self.cluster]),
+            )
+        self.register_outputs({"cluster": DATABASE_CLUSTER_NAME})

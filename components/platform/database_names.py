@@ -1,0 +1,55 @@
+"""Names and sizes the database and its clients must agree on, computed from the settings alone.
+
+Kept apart from `database.py` so the secrets (the gateway's `DATABASE_URL`) and the network policies
+can use them without importing the component.
+"""
+
+from __future__ import annotations
+
+import math
+
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE
+from infra.settings import StackSettings
+from infra.settings.base import quantity_to_cores
+
+DATABASE_NAME = "litellm"
+DATABASE_OWNER = "litellm"
+POOLER_NAME = f"{DATABASE_CLUSTER_NAME}-pooler-rw"
+#: Connections PostgreSQL keeps for the operator, replication and superuser maintenance.
+RESERVED_CONNECTIONS = 20
+#: Headroom over the computed client connections (rolling updates briefly run extra pods).
+CONNECTION_MARGIN = 1.25
+
+
+def gateway_workers(settings: StackSettings) -> int:
+    """Uvicorn workers per gateway pod: one per requested vCPU (LiteLLM's recommendation), at least 1."""
+    return max(1, math.floor(quantity_to_cores(settings.gateway.resources.requests.cpu)))
+
+
+def gateway_connections(settings: StackSettings) -> int:
+    """Connections the gateway may open at full scale: replicas x workers x pool size."""
+    gateway = settings.gateway
+    return gateway.max_replicas * gateway_workers(settings) * gateway.database_connection_pool_limit
+
+
+def max_connections(settings: StackSettings) -> int:
+    """PostgreSQL `max_connections`: the gateway's connections with margin, plus the reserved ones.
+
+    With a pooler, PostgreSQL only sees the pooler's server connections (`pooler_pool_size` each).
+    """
+    if settings.database.pooler.enabled:
+        clients = settings.database.pooler.instances * pooler_pool_size(settings)
+    else:
+        clients = gateway_connections(settings)
+    return max(100, math.ceil(clients * CONNECTION_MARGIN) + RESERVED_CONNECTIONS)
+
+
+def pooler_pool_size(settings: StackSettings) -> int:
+    """Server connections per PgBouncer instance: enough for its share of the gateway's connections."""
+    return math.ceil(gateway_connections(settings) / settings.database.pooler.instances)
+
+
+def database_host(settings: StackSettings) -> str:
+    """Where the gateway connects: the pooler in front of the primary, or the primary's `-rw` Service."""
+    service = POOLER_NAME if settings.database.pooler.enabled else f"{DATABASE_CLUSTER_NAME}-rw"
+    return f"{service}.{PLATFORM_NAMESPACE}.svc.cluster.local"

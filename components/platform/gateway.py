@@ -1,0 +1,296 @@
+"""The LiteLLM gateway: the platform's OpenAI-compatible endpoint, as first-class Kubernetes objects.
+
+Not the community Helm chart: a `Deployment` written here is visible to the policy pack, and the
+chart's defaults (a bundled Postgres, random master keys, `main-…` tags) are not wanted anyway.
+
+Database migrations: the proxy runs them itself at start-up (`prisma migrate deploy`, via
+`USE_PRISMA_MIGRATE`). Prisma holds a PostgreSQL advisory lock while migrating, so when a rollout
+starts several pods, one applies the pending migrations and the others wait and find nothing to do;
+a pod whose migration fails exits and never becomes ready, so the rollout stops with the old pods
+still serving. A separate Job would need re-creating on every image change (Jobs are immutable) and
+Pulumi cannot order it against a Deployment update without replacing it; the proxy path has no such
+ordering problem and the pinned image carries the Prisma engines, so it works without egress.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import PLATFORM_NAMESPACE
+from components.platform import gateway_config
+from components.platform.common import (
+    GATEWAY_SECRET,
+    child_opts,
+    container_security,
+    empty_dir,
+    env,
+    env_from_secret,
+    http_probe,
+    labels,
+    pod_security,
+    selector,
+)
+from components.platform.database_names import gateway_workers
+from components.platform.secrets import provider_env
+from infra import versions
+from infra.settings import StackSettings
+
+NAME = "litellm"
+COMPONENT = "gateway"
+RESOURCE_NAME = "kiva-gateway"
+PORT = 4000
+UID = 1000
+CONFIG_DIR = "/etc/litellm"
+MIGRATION_DIR = "/var/lib/litellm/migrations"
+
+#: Switches that keep LiteLLM from phoning home (telemetry, GitHub downloads of cost maps and templates).
+TELEMETRY_SWITCHES = {
+    "LITELLM_TELEMETRY_DISABLED": "true",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
+}
+
+
+def gateway_env(settings: StackSettings) -> list[k8s.core.v1.EnvVarArgs]:
+    """Secrets by reference, then plain settings. No value here is secret."""
+    variables = [
+        env_from_secret("LITELLM_MASTER_KEY", GATEWAY_SECRET, "LITELLM_MASTER_KEY"),
+        env_from_secret("LITELLM_SALT_KEY", GATEWAY_SECRET, "LITELLM_SALT_KEY"),
+        env_from_secret("DATABASE_URL", GATEWAY_SECRET, "DATABASE_URL"),
+        *(
+            env_from_secret(provider_env(p.name), GATEWAY_SECRET, provider_env(p.name))
+            for p in settings.providers
+        ),
+        env("LITELLM_MODE", "PRODUCTION"),
+        env("LITELLM_LOG", "INFO"),
+        env("JSON_LOGS", "True"),
+        env("USE_PRISMA_MIGRATE", "True"),
+        env("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
+        env("HOME", "/tmp"),
+    ]
+    if not settings.telemetry.enabled:
+        variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
+    return variables
+
+
+def _resources(settings: StackSettings) -> k8s.core.v1.ResourceRequirementsArgs:
+    resources = settings.gateway.resources
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    )
+
+
+def pod_spec(settings: StackSettings, service_account: str) -> k8s.core.v1.PodSpecArgs:
+    container = k8s.core.v1.ContainerArgs(
+        name=NAME,
+        image=versions.LITELLM_IMAGE,
+        image_pull_policy="IfNotPresent",
+        args=[
+            "--config",
+            f"{CONFIG_DIR}/config.yaml",
+            "--port",
+            str(PORT),
+            "--num_workers",
+            str(gateway_workers(settings)),
+        ],
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
+        env=gateway_env(settings),
+        resources=_resources(settings),
+        # Never `/health`: it calls every model and needs the master key.
+        startup_probe=http_probe("/health/readiness", "http", period=10, failures=60),
+        liveness_probe=http_probe("/health/liveliness", "http", period=15, failures=3),
+        readiness_probe=http_probe("/health/readiness", "http", period=10, failures=3),
+        security_context=container_security(read_only_root=True),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            k8s.core.v1.VolumeMountArgs(name="cache", mount_path="/.cache"),
+            k8s.core.v1.VolumeMountArgs(name="npm", mount_path="/.npm"),
+            k8s.core.v1.VolumeMountArgs(name="migrations", mount_path=MIGRATION_DIR),
+        ],
+    )
+    spread = [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=key,
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, COMPONENT)),
+        )
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+    return k8s.core.v1.PodSpecArgs(
+        service_account_name=service_account,
+        automount_service_account_token=False,
+        security_context=pod_security(UID),
+        containers=[container],
+        termination_grace_period_seconds=90,
+        topology_spread_constraints=spread,
+        volumes=[
+            k8s.core.v1.VolumeArgs(
+                name="config",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=f"{RESOURCE_NAME}-config"),
+            ),
+            empty_dir("tmp", "500Mi"),
+            empty_dir("cache", "500Mi"),
+            empty_dir("npm", "500Mi"),
+            empty_dir("migrations", "100Mi"),
+        ],
+    )
+
+
+class Gateway(pulumi.ComponentResource):
+    """ConfigMap, ServiceAccount, Deployment, Service (4000), HPA, PodDisruptionBudget, optional Ingress."""
+
+    config_map: k8s.core.v1.ConfigMap
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler
+    disruption_budget: k8s.policy.v1.PodDisruptionBudget
+    ingress: k8s.networking.v1.Ingress | None
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:platform:Gateway", name, None, opts)
+        meta_labels = labels(NAME, COMPONENT)
+
+        def metadata(suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=RESOURCE_NAME + suffix, namespace=PLATFORM_NAMESPACE, labels=meta_labels
+            )
+
+        rendered = gateway_config.render(settings)
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=metadata("-config"),
+            data={"config.yaml": rendered},
+            opts=child_opts(self, depends_on=depends_on),
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=metadata(),
+            automount_service_account_token=False,
+            opts=child_opts(self, depends_on=depends_on),
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # No `replicas`: the HorizontalPodAutoscaler owns the count (minReplicas ≥ 2 in production).
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, COMPONENT)),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_surge="25%", max_unavailable=0
+                    ),
+                ),
+                revision_history_limit=5,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=meta_labels,
+                        annotations={"checksum/config": gateway_config.checksum(rendered)},
+                    ),
+                    spec=pod_spec(settings, RESOURCE_NAME),
+                ),
+            ),
+            opts=child_opts(self, depends_on=[*depends_on, self.config_map, account]),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata(),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector(NAME, COMPONENT),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")
+                ],
+            ),
+            opts=child_opts(self),
+        )
+        gateway = settings.gateway
+        self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-autoscaler",
+            metadata=metadata(),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=RESOURCE_NAME
+                ),
+                min_replicas=gateway.min_replicas,
+                max_replicas=gateway.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=70
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=child_opts(self, depends_on=[self.deployment]),
+        )
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-disruption-budget",
+            metadata=metadata(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, COMPONENT)),
+            ),
+            opts=child_opts(self),
+        )
+        self.ingress = None
+        self.url = pulumi.Output.from_input(
+            f"http://{RESOURCE_NAME}.{PLATFORM_NAMESPACE}.svc.cluster.local:{PORT}"
+        )
+        if gateway.ingress is not None:
+            ingress = gateway.ingress
+            self.ingress = k8s.networking.v1.Ingress(
+                f"{name}-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=RESOURCE_NAME,
+                    namespace=PLATFORM_NAMESPACE,
+                    labels=meta_labels,
+                    annotations={"cert-manager.io/cluster-issuer": ingress.cluster_issuer},
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name=ingress.class_name,
+                    tls=[
+                        k8s.networking.v1.IngressTLSArgs(
+                            hosts=[ingress.host], secret_name=f"{RESOURCE_NAME}-tls"
+                        )
+                    ],
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=ingress.host,
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=RESOURCE_NAME,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(name="http"),
+                                            )
+                                        ),
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=child_opts(self, depends_on=[self.service]),
+            )
+            self.url = pulumi.Output.from_input(f"https://{ingress.host}")
+        self.register_outputs({"url": self.url})

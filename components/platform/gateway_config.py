@@ -1,0 +1,84 @@
+"""The LiteLLM proxy's `config.yaml`, generated from the configured models and providers.
+
+A pure function of the settings, so tests can feed it to LiteLLM's own config parser and a config
+change shows up as a checksum change on the pod template (which rolls the pods).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import yaml
+
+from components.contracts import PLATFORM_NAMESPACE
+from components.platform.secrets import provider_env
+from infra.settings import StackSettings
+
+MODEL_PORT = 8000
+
+
+def model_service(model_name: str) -> str:
+    """Name of the Service in front of a model's vLLM pods."""
+    return f"kiva-model-{model_name}"
+
+
+def model_api_base(model_name: str) -> str:
+    return f"http://{model_service(model_name)}.{PLATFORM_NAMESPACE}.svc.cluster.local:{MODEL_PORT}/v1"
+
+
+def litellm_config(settings: StackSettings) -> dict[str, Any]:
+    """`model_list`, `litellm_settings` and `general_settings`; every secret as an `os.environ/` reference."""
+    model_list: list[dict[str, Any]] = [
+        {
+            "model_name": model.served_name,
+            "litellm_params": {
+                "model": f"hosted_vllm/{model.served_name}",
+                "api_base": model_api_base(model.name),
+            },
+        }
+        for model in settings.models
+    ]
+    for provider in settings.providers:
+        for entry in provider.models:
+            params: dict[str, Any] = {
+                "model": entry.model,
+                "api_key": f"os.environ/{provider_env(provider.name)}",
+            }
+            if provider.api_base is not None:
+                params["api_base"] = str(provider.api_base).rstrip("/")
+            model_list.append({"model_name": entry.name, "litellm_params": params})
+    return {
+        "model_list": model_list,
+        "litellm_settings": {
+            # No prompt or response reaches a logging integration, and none is configured anyway.
+            "turn_off_message_logging": True,
+            "redact_user_api_key_info": True,
+            "success_callback": [],
+            "failure_callback": [],
+            "callbacks": [],
+            "json_logs": True,
+        },
+        "general_settings": {
+            "master_key": "os.environ/LITELLM_MASTER_KEY",
+            "database_url": "os.environ/DATABASE_URL",
+            "database_connection_pool_limit": settings.gateway.database_connection_pool_limit,
+            "store_model_in_db": False,
+            # Prompts and responses are never written to the spend logs (LiteLLM's default, made explicit).
+            "store_prompts_in_spend_logs": False,
+            "maximum_spend_logs_retention_period": f"{settings.retention.spend_logs_days}d",
+            "maximum_spend_logs_retention_interval": "1d",
+            # Only admins may use the UI, where store_prompts_in_spend_logs could be switched on.
+            "ui_access_mode": "admin_only",
+            # `/health` would call every model; nothing runs it in the background either.
+            "background_health_checks": False,
+        },
+    }
+
+
+def render(settings: StackSettings) -> str:
+    return yaml.safe_dump(litellm_config(settings), sort_keys=False)
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,259 @@
+"""One vLLM server per configured model: a `Deployment` and a `Service`, plus its cache and PDB.
+
+GPU models request whole GPUs (requests = limits), tolerate the GPU taint and are pinned to their
+pool by the `kiva.platform/gpu-pool` node label; CPU models (the `local` stack) use vLLM's CPU image.
+The startup probe allows a cold download and load of the weights before liveness takes over.
+Whether the weights fit the pool's GPUs is checked when the configuration is loaded
+(`StackSettings._check_sizing`), before anything is registered.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import PLATFORM_NAMESPACE
+from components.platform.common import (
+    GPU_POOL_LABEL,
+    GPU_TOLERATIONS,
+    HUGGING_FACE_SECRET,
+    child_opts,
+    container_security,
+    empty_dir,
+    env,
+    env_from_secret,
+    http_probe,
+    labels,
+    pod_security,
+    selector,
+)
+from components.platform.gateway_config import MODEL_PORT, model_service
+from infra import versions
+from infra.settings import StackSettings
+from infra.settings.base import quantity_to_gib
+from infra.settings.workloads import Model, ResourceAmounts, Resources
+
+NAME = "vllm"
+UID = 1000
+CACHE_DIR = "/models"
+HOME_DIR = "/home/vllm"
+#: Startup probe budget: period x failures = 30 minutes for a cold download and load (≥ 15 minutes).
+STARTUP_PERIOD = 10
+STARTUP_FAILURES = 180
+#: Only the value "1" switches these off (vllm/envs.py compares with "1").
+TELEMETRY_SWITCHES = {
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "VLLM_DO_NOT_TRACK": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
+def default_resources(model: Model) -> Resources:
+    """Per GPU: CPU and host memory to load weights; CPU models: enough for a small model."""
+    if model.cpu:
+        return Resources(
+            requests=ResourceAmounts(cpu="2", memory="6Gi"), limits=ResourceAmounts(cpu="4", memory="8Gi")
+        )
+    gpus = model.gpus
+    return Resources(
+        requests=ResourceAmounts(cpu=str(2 * gpus), memory=f"{12 * gpus}Gi"),
+        limits=ResourceAmounts(cpu=str(4 * gpus), memory=f"{20 * gpus}Gi"),
+    )
+
+
+def vllm_args(settings: StackSettings, model: Model) -> list[str]:
+    args = [
+        model.hugging_face_id,
+        "--served-model-name",
+        model.served_name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(MODEL_PORT),
+        "--max-model-len",
+        str(model.max_model_len),
+    ]
+    dtype = model.dtype
+    if not model.cpu:
+        args += [
+            "--tensor-parallel-size",
+            str(model.gpus),
+            "--gpu-memory-utilization",
+            str(model.gpu_memory_utilization),
+        ]
+        if settings.pool(model.pool or "").kind == "t4" and dtype == "auto":
+            dtype = "half"  # Turing has no bfloat16
+    if dtype != "auto":
+        args += ["--dtype", dtype]
+    return [*args, *model.extra_args]
+
+
+def model_env(settings: StackSettings, model: Model, resources: Resources) -> list[k8s.core.v1.EnvVarArgs]:
+    variables = [env("HF_HOME", f"{CACHE_DIR}/huggingface"), env("HOME", HOME_DIR)]
+    if model.gated:
+        variables.append(env_from_secret("HF_TOKEN", HUGGING_FACE_SECRET, "HF_TOKEN"))
+    if not settings.telemetry.enabled:
+        variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
+    if model.cpu:
+        kv_cache_gib = max(1, math.floor(quantity_to_gib(resources.limits.memory) / 4))
+        variables.append(env("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib)))
+    else:
+        pool = settings.pool(model.pool or "")
+        if pool.driver == "aks" and pool.kind != "a10":
+            # The vLLM image's CUDA is newer than AKS's managed driver; datacenter GPUs run it in compat mode.
+            variables.append(env("VLLM_ENABLE_CUDA_COMPATIBILITY", "1"))
+    return variables
+
+
+def shm_size(model: Model) -> str:
+    """Memory-backed /dev/shm: PyTorch shares tensors between tensor-parallel workers through it."""
+    if model.cpu:
+        return "4Gi"
+    return "2Gi" if model.gpus == 1 else f"{8 * model.gpus}Gi"
+
+
+class ModelServer(pulumi.ComponentResource):
+    """vLLM for one model: Deployment, Service (8000), cache PVC or emptyDir, PDB when replicas > 1."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    cache: k8s.core.v1.PersistentVolumeClaim | None
+    disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        model: Model,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:platform:ModelServer", name, None, opts)
+        resource_name = model_service(model.name)
+        component = f"model-{model.name}"
+        meta_labels = labels(NAME, component) | {"kiva.platform/model": model.name}
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=resource_name, namespace=PLATFORM_NAMESPACE, labels=meta_labels
+        )
+        resources = model.resources or default_resources(model)
+
+        self.cache = None
+        if model.cache.type == "pvc":
+            cache_volume = k8s.core.v1.VolumeArgs(
+                name="cache",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=f"{resource_name}-cache"
+                ),
+            )
+            self.cache = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-cache",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{resource_name}-cache", namespace=PLATFORM_NAMESPACE, labels=meta_labels
+                ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=model.cache.storage_class or settings.cluster.storage_class,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                        requests={"storage": model.cache.size}
+                    ),
+                ),
+                # Don't wait for binding: WaitForFirstConsumer classes bind only when the pod is scheduled.
+                opts=child_opts(self, depends_on=depends_on, protect=True),
+            )
+            # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
+            strategy = k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+        else:
+            cache_volume = empty_dir("cache", model.cache.size)
+            # GPUs are scarce: replace pods one at a time instead of asking for a spare GPU.
+            strategy = k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=0, max_unavailable=1),
+            )
+
+        requests = {"cpu": resources.requests.cpu, "memory": resources.requests.memory}
+        limits = {"cpu": resources.limits.cpu, "memory": resources.limits.memory}
+        if not model.cpu:
+            requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(model.gpus)
+        container = k8s.core.v1.ContainerArgs(
+            name=NAME,
+            image=versions.VLLM_CPU_IMAGE if model.cpu else versions.VLLM_IMAGE,
+            image_pull_policy="IfNotPresent",
+            command=["vllm", "serve"],
+            args=vllm_args(settings, model),
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=MODEL_PORT, protocol="TCP")],
+            env=model_env(settings, model, resources),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
+            startup_probe=http_probe("/health", "http", period=STARTUP_PERIOD, failures=STARTUP_FAILURES),
+            readiness_probe=http_probe("/health", "http", period=10, failures=3),
+            liveness_probe=http_probe("/health", "http", period=20, failures=3, timeout=10),
+            security_context=container_security(read_only_root=True),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="cache", mount_path=CACHE_DIR),
+                k8s.core.v1.VolumeMountArgs(name="shm", mount_path="/dev/shm"),
+                k8s.core.v1.VolumeMountArgs(name="home", mount_path=HOME_DIR),
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            ],
+        )
+        pod = k8s.core.v1.PodSpecArgs(
+            automount_service_account_token=False,
+            security_context=pod_security(UID),
+            containers=[container],
+            termination_grace_period_seconds=60,
+            volumes=[
+                cache_volume,
+                empty_dir("shm", shm_size(model), medium="Memory"),
+                empty_dir("home", "10Gi"),
+                empty_dir("tmp", "2Gi"),
+            ],
+            node_selector=None if model.cpu else {GPU_POOL_LABEL: model.pool or ""},
+            tolerations=None if model.cpu else GPU_TOLERATIONS,
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=model.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, component)),
+                strategy=strategy,
+                revision_history_limit=3,
+                # A cold start (download + load + CUDA graphs) may take longer than Kubernetes' default.
+                progress_deadline_seconds=STARTUP_PERIOD * STARTUP_FAILURES + 600,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels), spec=pod
+                ),
+            ),
+            opts=child_opts(
+                self,
+                depends_on=[*depends_on, *([self.cache] if self.cache else [])],
+                custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m"),
+            ),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata,
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector(NAME, component),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=MODEL_PORT, target_port="http", protocol="TCP"
+                    )
+                ],
+            ),
+            opts=child_opts(self),
+        )
+        self.disruption_budget = None
+        if model.replicas > 1:
+            self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-disruption-budget",
+                metadata=metadata,
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, component)),
+                ),
+                opts=child_opts(self),
+            )
+        self.register_outputs({"service": resource_name, "servedName": model.served_name})

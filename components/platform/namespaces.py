@@ -1,0 +1,80 @@
+"""Namespaces of the platform and its operators, each with Pod Security Admission labels.
+
+`restricted` wherever the workload allows it: the platform namespace and the operators that ship
+restricted-compatible pods. Only the NVIDIA components, which need host paths and privileged
+containers to reach the GPU driver, get `privileged`, and they live in namespaces of their own.
+The platform namespace holds the database, so it is protected: deleting it would delete the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, PLATFORM_NAMESPACE
+from components.platform.common import PART_OF, child_opts
+from infra.settings import StackSettings
+
+PSA_VERSION = "latest"
+CNPG_NAMESPACE = "cnpg-system"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+
+
+def psa_labels(level: str) -> dict[str, str]:
+    """Enforce `level`; warn and audit at `restricted` so anything weaker stays visible."""
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": PSA_VERSION,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+@dataclass(frozen=True)
+class NamespacePlan:
+    name: str
+    level: str
+    protect: bool = False
+
+
+def planned_namespaces(settings: StackSettings) -> list[NamespacePlan]:
+    """Which namespaces this stack needs, and at which Pod Security level."""
+    plans = [
+        NamespacePlan(PLATFORM_NAMESPACE, "restricted", protect=True),
+        NamespacePlan(CNPG_NAMESPACE, "restricted"),
+        NamespacePlan(CERT_MANAGER_NAMESPACE, "restricted"),
+    ]
+    if settings.on_azure:
+        plans.append(NamespacePlan(EXTERNAL_SECRETS_NAMESPACE, "restricted"))
+    drivers = {
+        pool.driver for pool in settings.gpu_pools if any(m.pool == pool.name for m in settings.models)
+    }
+    if "aks" in drivers:
+        plans.append(NamespacePlan(DEVICE_PLUGIN_NAMESPACE, "privileged"))
+    if "operator" in drivers:
+        plans.append(NamespacePlan(GPU_OPERATOR_NAMESPACE, "privileged"))
+    return plans
+
+
+class PlatformNamespaces(pulumi.ComponentResource):
+    """Creates the namespaces; `by_name[...]` is the Namespace resource to depend on."""
+
+    by_name: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(
+        self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("kiva:platform:Namespaces", name, None, opts)
+        self.by_name = {}
+        for plan in planned_namespaces(settings):
+            self.by_name[plan.name] = k8s.core.v1.Namespace(
+                f"{name}-{plan.name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=plan.name, labels=psa_labels(plan.level)),
+                opts=child_opts(self, protect=plan.protect),
+            )
+        self.register_outputs({"namespaces": list(self.by_name)})

@@ -1,0 +1,162 @@
+"""The operators the platform's custom resources need, as Helm releases at pinned chart versions.
+
+Vendor software with its own hooks and CRDs is installed as `helm.v3.Release` (real Helm, hooks run);
+KIVA's own workloads are first-class objects elsewhere so the policy pack sees their pod specs.
+Releases are atomic: a failed install or upgrade rolls back instead of leaving half an operator.
+Custom resources `depends_on` the release that installs their CRD and admission webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE
+from components.platform.common import GPU_POOL_LABEL, GPU_TOLERATIONS, child_opts
+from components.platform.namespaces import (
+    CERT_MANAGER_NAMESPACE,
+    CNPG_NAMESPACE,
+    DEVICE_PLUGIN_NAMESPACE,
+    GPU_OPERATOR_NAMESPACE,
+)
+from infra import versions
+from infra.settings import StackSettings
+
+#: Seconds Helm may take per release before the (atomic) install is rolled back.
+RELEASE_TIMEOUT = 600
+
+
+def gpu_pools_by_driver(settings: StackSettings, driver: str) -> list[str]:
+    """GPU pools with at least one model on them whose driver is `driver` (`aks` or `operator`)."""
+    used = {model.pool for model in settings.models if not model.cpu}
+    return sorted(pool.name for pool in settings.gpu_pools if pool.driver == driver and pool.name in used)
+
+
+def _tolerations() -> list[dict[str, str]]:
+    return [
+        {"key": t.key, "operator": t.operator, "effect": t.effect, **({"value": t.value} if t.value else {})}
+        for t in GPU_TOLERATIONS
+    ]
+
+
+def _pool_affinity(pools: list[str]) -> dict[str, Any]:
+    term = {"matchExpressions": [{"key": GPU_POOL_LABEL, "operator": "In", "values": pools}]}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+
+
+class Operators(pulumi.ComponentResource):
+    """CloudNativePG, cert-manager, the Barman Cloud plugin, External Secrets (Azure) and NVIDIA components.
+
+    Public attributes are the releases (or None when the stack does not need them).
+    """
+
+    cloudnative_pg: k8s.helm.v3.Release
+    cert_manager: k8s.helm.v3.Release
+    barman_cloud: k8s.helm.v3.Release
+    external_secrets: k8s.helm.v3.Release | None
+    device_plugin: k8s.helm.v3.Release | None
+    gpu_operator: k8s.helm.v3.Release | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        namespaces: dict[str, k8s.core.v1.Namespace],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("kiva:platform:Operators", name, None, opts)
+        self._name = name
+        self._namespaces = namespaces
+        monitoring = settings.monitoring.enabled
+
+        self.cloudnative_pg = self._release(
+            "cloudnative-pg",
+            versions.CLOUDNATIVE_PG,
+            CNPG_NAMESPACE,
+            {
+                "crds": {"create": True},
+                "config": {"clusterWide": True},
+                "monitoring": {"podMonitorEnabled": monitoring},
+            },
+        )
+        self.cert_manager = self._release(
+            "cert-manager",
+            versions.CERT_MANAGER,
+            CERT_MANAGER_NAMESPACE,
+            {"crds": {"enabled": True}, "prometheus": {"enabled": monitoring}},
+        )
+        # The plugin must live in the operator's namespace and needs cert-manager's CRDs for its certificates.
+        self.barman_cloud = self._release(
+            "barman-cloud",
+            versions.BARMAN_CLOUD_PLUGIN,
+            CNPG_NAMESPACE,
+            {},
+            depends_on=[self.cloudnative_pg, self.cert_manager],
+        )
+        self.external_secrets = (
+            self._release(
+                "external-secrets",
+                versions.EXTERNAL_SECRETS,
+                EXTERNAL_SECRETS_NAMESPACE,
+                {"installCRDs": True, "serviceMonitor": {"enabled": monitoring}},
+            )
+            if settings.on_azure
+            else None
+        )
+        aks_pools = gpu_pools_by_driver(settings, "aks")
+        self.device_plugin = (
+            self._release(
+                "nvidia-device-plugin",
+                versions.NVIDIA_DEVICE_PLUGIN,
+                DEVICE_PLUGIN_NAMESPACE,
+                {"tolerations": _tolerations(), "affinity": _pool_affinity(aks_pools)},
+            )
+            if aks_pools
+            else None
+        )
+        operator_pools = gpu_pools_by_driver(settings, "operator")
+        self.gpu_operator = (
+            self._release(
+                "gpu-operator",
+                versions.GPU_OPERATOR,
+                GPU_OPERATOR_NAMESPACE,
+                {
+                    "driver": {"enabled": True},
+                    "toolkit": {"enabled": True},
+                    "daemonsets": {"tolerations": _tolerations()},
+                    "node-feature-discovery": {"worker": {"tolerations": _tolerations()}},
+                    "dcgmExporter": {"serviceMonitor": {"enabled": monitoring}},
+                },
+            )
+            if operator_pools
+            else None
+        )
+        self.register_outputs({})
+
+    def _release(
+        self,
+        release: str,
+        chart: versions.HelmChart,
+        namespace: str,
+        values: dict[str, Any],
+        depends_on: list[pulumi.Resource] | None = None,
+    ) -> k8s.helm.v3.Release:
+        return k8s.helm.v3.Release(
+            f"{self._name}-{release}",
+            k8s.helm.v3.ReleaseArgs(
+                name=release,
+                chart=chart.name,
+                version=chart.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+                namespace=namespace,
+                create_namespace=False,
+                values=values,
+                atomic=True,
+                cleanup_on_fail=True,
+                timeout=RELEASE_TIMEOUT,
+                max_history=10,
+            ),
+            opts=child_opts(self, depends_on=[self._namespaces[namespace], *(depends_on or [])]),
+        )
