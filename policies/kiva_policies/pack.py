@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from kiva_policies import residency, retention, telemetry
+from kiva_policies import hardening, residency, retention, telemetry, topology
 
 PACK_NAME = "kiva"
 
@@ -12,4 +12,6 @@ POLICIES: list[Policy] = [
     *residency.POLICIES,
     *telemetry.POLICIES,
     *retention.POLICIES,
+    *hardening.POLICIES,
+    *topology.POLICIES,
 ]
