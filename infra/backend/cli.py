@@ -79,7 +79,7 @@ def bootstrap_command(url: str | None, noncurrent_days: int | None, stack: str |
     """Create or repair the bucket of URL, the exact s3:// URL you give `pulumi login`.
 
     \b
-    kiva backend bootstrap 's3://kiva-state?endpoint=s3.eu-central-1.ionoscloud.com&region=eu-central-1&s3ForcePathStyle=true'
+    kiva backend bootstrap 's3://kiva-state?endpoint=s3-eu-central-1.ionoscloud.com&region=de&s3ForcePathStyle=true'
     kiva backend bootstrap --for-backups local
     """
     target = resolve_target(
