@@ -26,6 +26,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from kiva_policies.base import BLINDED_SECRET
@@ -76,6 +77,8 @@ class PolicyReport:
     """Enforcement level in force per policy that ran ("mandatory" | "advisory")."""
     disabled: list[str] = field(default_factory=list)
     """Policies the configuration disabled (they did not run)."""
+    settings: dict[str, dict] = field(default_factory=dict)
+    """Configuration in force per policy that ran (schema defaults overlaid with the policy config)."""
 
     @property
     def mandatory_violations(self) -> list[Finding]:
@@ -221,9 +224,9 @@ def _run(policy: Policy, args: Any, level: str, urn: str, findings: list[Finding
         findings.append(
             Finding(policy.name, level, "not-verifiable", urn, f"not verifiable: {error.message}")
         )
+    except _NotApplicableError:
+        return
     except Exception as error:
-        if type(error).__name__ == "_NotApplicableError":
-            return
         findings.append(
             Finding(
                 policy.name,
@@ -242,6 +245,7 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
     ran: list[str] = []
     levels: dict[str, str] = {}
     disabled: list[str] = []
+    in_force: dict[str, dict] = {}
     props_of = {resource.urn: engine_props(resource.props or {}) for resource in resources}
     for policy in POLICIES:
         level, config = resolved[policy.name]
@@ -252,6 +256,7 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
             level = EnforcementLevel.MANDATORY.value
         ran.append(policy.name)
         levels[policy.name] = level
+        in_force[policy.name] = dict(config)
         if isinstance(policy, ResourceValidationPolicy):
             for resource in resources:
                 args = ResourceValidationArgs(
@@ -267,7 +272,7 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
         elif isinstance(policy, StackValidationPolicy):
             policy_resources = _policy_resources(resources, props_of)
             _run(policy, StackValidationArgs(policy_resources, dict(config)), level, "", findings)
-    return PolicyReport(policies=ran, findings=findings, levels=levels, disabled=disabled)
+    return PolicyReport(policies=ran, findings=findings, levels=levels, disabled=disabled, settings=in_force)
 
 
 def _policy_resources(resources: list[PlannedResource], props_of: dict[str, Any]) -> list[PolicyResource]:
