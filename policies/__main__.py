@@ -5,6 +5,12 @@ Run by the Pulumi CLI:
 Never import this module in tests; import `kiva_policies` instead.
 """
 
+import sys
+from pathlib import Path
+
+# The pack's own virtualenv (requirements.txt) lacks `kiva_policies`: it sits next to this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from kiva_policies.pack import PACK_NAME, POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack
 

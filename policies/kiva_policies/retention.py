@@ -92,7 +92,7 @@ def _check_log_analytics(args: ResourceValidationArgs, report: ReportViolation) 
         return
     config = settings(args, LOG_ANALYTICS_SCHEMA)
     days = _number(get(args.props, "retentionInDays"), "retentionInDays")
-    bounds = f"[{config['minDays']}, {config['maxDays']}]"
+    bounds = f"[{config['minDays']:g}, {config['maxDays']:g}]"
     if days is None:
         report(
             f"Log Analytics workspace '{args.name}' does not set `retentionInDays`; Azure's default is not "
@@ -246,7 +246,7 @@ def _check_backups(args: ResourceValidationArgs, report: ReportViolation) -> Non
     else:
         return
     config = settings(args, BACKUP_SCHEMA)
-    bounds = f"[{config['minDays']}, {config['maxDays']}]"
+    bounds = f"[{config['minDays']:g}, {config['maxDays']:g}]"
     days = cnpg_retention_days(value)
     if value is None:
         report(
@@ -307,13 +307,13 @@ def _check_key_vault_retention(args: ResourceValidationArgs, report: ReportViola
         if days is None:
             report(
                 f"Key Vault '{args.name}' does not set `properties.softDeleteRetentionInDays`; set it from "
-                f"`kiva:retention.keyVaultSoftDeleteDays` (at least {config['minSoftDeleteDays']} days).",
+                f"`kiva:retention.keyVaultSoftDeleteDays` (at least {config['minSoftDeleteDays']:g} days).",
                 None,
             )
         elif days < config["minSoftDeleteDays"]:
             report(
                 f"Key Vault '{args.name}' keeps deleted secrets {days:g} days, fewer than the required "
-                f"{config['minSoftDeleteDays']}. Raise `kiva:retention.keyVaultSoftDeleteDays`.",
+                f"{config['minSoftDeleteDays']:g}. Raise `kiva:retention.keyVaultSoftDeleteDays`.",
                 None,
             )
         if get(properties, "enableSoftDelete") is False:
@@ -374,8 +374,8 @@ def _check_blob_service(args: ResourceValidationArgs, report: ReportViolation) -
     elif days is None or days < min_days:
         found = "no `deleteRetentionPolicy.days`" if days is None else f"{days:g} days"
         report(
-            f"Blob service '{args.name}' keeps deleted blobs {found}; at least {min_days} days are required. "
-            "Set `kiva:retention.blobSoftDeleteDays`.",
+            f"Blob service '{args.name}' keeps deleted blobs {found}; at least {min_days:g} days are "
+            "required. Set `kiva:retention.blobSoftDeleteDays`.",
             None,
         )
 
