@@ -46,11 +46,6 @@ class GpuNodePool(pulumi.ComponentResource):
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         sku = pool.sku
         assert sku is not None, "validated: Azure pools have a known vmSize"
-        spot = {
-            "scale_set_priority": cs.ScaleSetPriority.SPOT,
-            "scale_set_eviction_policy": cs.ScaleSetEvictionPolicy.DELETE,
-            "spot_max_price": -1,  # pay at most the on-demand price, never be evicted for price
-        } if pool.spot else {}  # fmt: skip
         self.agent_pool = cs.AgentPool(
             name,
             agent_pool_name=pool.name,
@@ -77,7 +72,9 @@ class GpuNodePool(pulumi.ComponentResource):
             orchestrator_version=kubernetes_version,
             upgrade_settings=None if pool.spot else cs.AgentPoolUpgradeSettingsArgs(max_surge="1"),
             tags=ctx.tags,
-            **spot,
+            scale_set_priority=cs.ScaleSetPriority.SPOT if pool.spot else None,
+            scale_set_eviction_policy=cs.ScaleSetEvictionPolicy.DELETE if pool.spot else None,
+            spot_max_price=-1.0 if pool.spot else None,  # at most the on-demand price: no eviction for price
             opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(ignore_changes=["count"])),
         )
         self.register_outputs({"name": self.agent_pool.name})
