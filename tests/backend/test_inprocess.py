@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("in_process")
 URL = "s3://kiva-state?region=eu-central-1"
 
 
-def _client() -> object:
+def _client() -> Any:
     return boto3.client("s3", region_name="eu-central-1")
 
 
@@ -137,3 +139,18 @@ def test_unknown_profile_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run("verify", URL + "&profile=nobody")
     assert result.exit_code == 2
     assert "profile 'nobody' not found" in result.stderr
+
+
+def test_credentials_from_a_named_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[kiva]\naws_access_key_id = AKIAPROFILEKEY000001\naws_secret_access_key = profile-secret\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = run("bootstrap", URL + "&profile=kiva")
+    assert result.exit_code == 0, result.output
+    assert "profile-secret" not in result.output
+    monkeypatch.setenv("AWS_PROFILE", "kiva")
+    assert run("verify", URL).exit_code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -15,7 +16,7 @@ def _url(server: str, bucket: str, region: str = "eu-central-1") -> str:
     return f"s3://{bucket}?endpoint={server}&disableSSL=true&s3ForcePathStyle=true&region={region}"
 
 
-def _client(server: str, region: str = "eu-central-1") -> object:
+def _client(server: str, region: str = "eu-central-1") -> Any:
     return boto3.client("s3", endpoint_url=f"http://{server}", region_name=region,
                         config=Config(s3={"addressing_style": "path"}))  # fmt: skip
 
