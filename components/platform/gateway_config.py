@@ -67,7 +67,6 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             # Prompts and responses are never written to the spend logs (LiteLLM's default, made explicit).
             "store_prompts_in_spend_logs": False,
             "maximum_spend_logs_retention_period": f"{settings.retention.spend_logs_days}d",
-            "maximum_spend_logs_retention_interval": "1d",
             # Only admins may use the UI, where store_prompts_in_spend_logs could be switched on.
             "ui_access_mode": "admin_only",
             # `/health` would call every model; nothing runs it in the background either.

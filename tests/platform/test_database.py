@@ -1,0 +1,103 @@
+"""CloudNativePG: cluster shape, bootstrap secret, backups with retention, pooler, monitoring, protection."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from infra import versions
+from tests.conftest import STACKS, _committed_plan
+from tests.platform.conftest import BLOB_PATH, _azure_plan, find, objects_of, one
+
+
+def _cluster(plan) -> dict:
+    return one(objects_of(plan), "Cluster", "kiva-db")["spec"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_shape(stack):
+    plan = _committed_plan(stack)
+    database = yaml.safe_load(plan.config["kiva:database"])
+    spec = _cluster(plan)
+    assert spec["instances"] == database["instances"]
+    assert spec["imageName"] in versions.POSTGRES_IMAGES.values()
+    assert all(isinstance(v, str) for v in spec["postgresql"]["parameters"].values())
+    assert spec["bootstrap"]["initdb"] == {
+        "database": "litellm",
+        "owner": "litellm",
+        "secret": {"name": "kiva-db-app"},
+        "dataChecksums": True,
+    }
+    assert spec["storage"]["size"] == database["storage"]["size"]
+    assert ("walStorage" in spec) == ("walStorage" in database)
+    assert (
+        spec["plugins"][0]["name"] == "barman-cloud.cloudnative-pg.io" and spec["plugins"][0]["isWALArchiver"]
+    )
+
+
+def test_production_spreads_over_zones():
+    spec = _cluster(_committed_plan("prod"))
+    assert spec["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spec["affinity"]["podAntiAffinityType"] == "required"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_is_protected_and_waits_for_its_operator(stack):
+    plan = _committed_plan(stack)
+    cluster = next(r for r in plan.resources if r.type == "kubernetes:postgresql.cnpg.io/v1:Cluster")
+    assert cluster.protect
+    releases = {r.urn for r in plan.resources if r.type == "kubernetes:helm.sh/v3:Release"}
+    assert any(urn.endswith("cloudnative-pg") for urn in set(cluster.dependencies) & releases)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backup_retention_and_schedule(stack):
+    plan = _committed_plan(stack)
+    objects = objects_of(plan)
+    days = yaml.safe_load(plan.config["kiva:retention"])["backupDays"]
+    store = one(objects, "ObjectStore", "kiva-db-backups")["spec"]
+    assert store["retentionPolicy"] == f"{days}d"
+    backup = one(objects, "ScheduledBackup", "kiva-db-daily")["spec"]
+    assert len(backup["schedule"].split()) == 6
+    assert (
+        backup["method"] == "plugin"
+        and backup["pluginConfiguration"]["name"] == "barman-cloud.cloudnative-pg.io"
+    )
+
+
+def test_s3_backups_use_the_backup_secret():
+    store = one(objects_of(_committed_plan("local")), "ObjectStore", "kiva-db-backups")["spec"][
+        "configuration"
+    ]
+    assert store["destinationPath"] == "s3://kiva-backups/local/"
+    assert store["endpointURL"] == "http://minio.minio.svc.cluster.local:9000"
+    assert store["s3Credentials"]["secretAccessKey"] == {"name": "kiva-db-backup", "key": "ACCESS_SECRET_KEY"}
+
+
+def test_blob_backups_use_workload_identity():
+    plan = _azure_plan("prod")
+    store = one(objects_of(plan), "ObjectStore", "kiva-db-backups")["spec"]["configuration"]
+    assert store["destinationPath"] == BLOB_PATH
+    assert store["azureCredentials"] == {"useDefaultAzureCredentials": True}
+    spec = _cluster(plan)
+    assert spec["inheritedMetadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert "azure.workload.identity/client-id" in spec["serviceAccountTemplate"]["metadata"]["annotations"]
+
+
+def test_connections_are_sized_to_the_gateway_or_pooled():
+    # prod: 10 gateway replicas x 2 workers x 10 connections = 200, over 2 PgBouncer instances in session
+    # mode (100 server connections each); PostgreSQL gets 200 x 1.25 + 20 reserved.
+    prod = objects_of(_committed_plan("prod"))
+    pooler = one(prod, "Pooler", "kiva-db-pooler-rw")["spec"]
+    assert pooler["type"] == "rw" and pooler["instances"] == 2
+    assert pooler["pgbouncer"]["poolMode"] == "session"
+    assert pooler["pgbouncer"]["parameters"]["default_pool_size"] == "100"
+    assert _cluster(_committed_plan("prod"))["postgresql"]["parameters"]["max_connections"] == "270"
+    # dev: 2 replicas x 1 worker x 10 = 20 connections, far below PostgreSQL's usual 100.
+    assert not find(objects_of(_committed_plan("dev")), "Pooler")
+    assert _cluster(_committed_plan("dev"))["postgresql"]["parameters"]["max_connections"] == "100"
+
+
+def test_pod_monitor_only_with_monitoring():
+    assert one(objects_of(_committed_plan("prod")), "PodMonitor", "kiva-db")
+    assert not find(objects_of(_committed_plan("dev")), "PodMonitor")

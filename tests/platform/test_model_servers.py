@@ -1,0 +1,180 @@
+"""vLLM model servers: telemetry switches, GPU scheduling, probes, cache, security, and the sizing error."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.platform.common import GPU_POOL_LABEL
+from infra import versions
+from tests.conftest import STACKS, _committed_plan, stack_config
+from tests.platform.conftest import find, objects_of, one
+
+
+def _model_deployments(stack: str) -> list[dict]:
+    return [
+        d
+        for d in find(objects_of(_committed_plan(stack)), "Deployment")
+        if d["metadata"]["name"] != "kiva-gateway"
+    ]
+
+
+def _container(deployment: dict) -> dict:
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container: dict) -> dict:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def _models(stack: str) -> dict[str, dict]:
+    return {m["name"]: m for m in yaml.safe_load(_committed_plan(stack).config["kiva:models"])}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_deployment_and_service_per_model(stack):
+    objects = objects_of(_committed_plan(stack))
+    for name in _models(stack):
+        one(objects, "Deployment", f"kiva-model-{name}")
+        service = one(objects, "Service", f"kiva-model-{name}")
+        assert service["spec"]["ports"][0]["port"] == 8000
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_telemetry_switches_are_exactly_one(stack):
+    for deployment in _model_deployments(stack):
+        env = _env(_container(deployment))
+        for key in ("VLLM_NO_USAGE_STATS", "DO_NOT_TRACK", "VLLM_DO_NOT_TRACK", "HF_HUB_DISABLE_TELEMETRY"):
+            assert env[key]["value"] == "1", key
+        assert env["HF_HOME"]["value"].startswith("/models")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_command_and_args(stack):
+    models = _models(stack)
+    for deployment in _model_deployments(stack):
+        model = models[deployment["metadata"]["name"].removeprefix("kiva-model-")]
+        container = _container(deployment)
+        args = container["args"]
+        assert container["command"] == ["vllm", "serve"]
+        assert args[0] == model["huggingFaceId"]
+        assert args[args.index("--served-model-name") + 1] == model["servedName"]
+        assert args[args.index("--max-model-len") + 1] == str(model.get("maxModelLen", 8192))
+        if model.get("cpu"):
+            assert container["image"] == versions.VLLM_CPU_IMAGE
+            assert "--tensor-parallel-size" not in args
+        else:
+            assert container["image"] == versions.VLLM_IMAGE
+            assert args[args.index("--tensor-parallel-size") + 1] == str(model.get("gpus", 1))
+            assert "--gpu-memory-utilization" in args
+
+
+def test_t4_models_run_in_half_precision():
+    args = _container(_model_deployments("dev")[0])["args"]
+    assert args[args.index("--dtype") + 1] == "half"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gpu_scheduling(stack):
+    models = _models(stack)
+    for deployment in _model_deployments(stack):
+        model = models[deployment["metadata"]["name"].removeprefix("kiva-model-")]
+        pod = deployment["spec"]["template"]["spec"]
+        resources = _container(deployment)["resources"]
+        assert (
+            resources["requests"]["nvidia.com/gpu"]
+            == resources["limits"]["nvidia.com/gpu"]
+            == str(model["gpus"])
+        )
+        assert pod["nodeSelector"] == {GPU_POOL_LABEL: model["pool"]}
+        assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in pod[
+            "tolerations"
+        ]
+        assert "runtimeClassName" not in pod
+
+
+def test_cpu_models_do_not_ask_for_gpus():
+    deployment = _model_deployments("local")[0]
+    pod = deployment["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in _container(deployment)["resources"]["limits"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod
+    assert _env(_container(deployment))["VLLM_CPU_KVCACHE_SPACE"]["value"].isdigit()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_probes_allow_a_cold_start(stack):
+    for deployment in _model_deployments(stack):
+        container = _container(deployment)
+        startup = container["startupProbe"]
+        assert startup["httpGet"]["path"] == "/health"
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 15 * 60
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+        assert (
+            deployment["spec"]["progressDeadlineSeconds"]
+            >= startup["periodSeconds"] * startup["failureThreshold"]
+        )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shared_memory_and_cache(stack):
+    objects = objects_of(_committed_plan(stack))
+    models = _models(stack)
+    for deployment in _model_deployments(stack):
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["shm"]["emptyDir"]["medium"] == "Memory"
+        mounts = {m["name"]: m["mountPath"] for m in _container(deployment)["volumeMounts"]}
+        assert mounts["shm"] == "/dev/shm"
+        cache = models[name.removeprefix("kiva-model-")].get("cache", {}).get("type", "pvc")
+        if cache == "pvc":
+            assert volumes["cache"]["persistentVolumeClaim"]["claimName"] == f"{name}-cache"
+            assert one(objects, "PersistentVolumeClaim", f"{name}-cache")["spec"]["accessModes"] == [
+                "ReadWriteOnce"
+            ]
+            assert deployment["spec"]["strategy"]["type"] == "Recreate"
+        else:
+            assert "emptyDir" in volumes["cache"]
+
+
+def test_model_cache_volumes_are_protected():
+    plan = _committed_plan("dev")
+    claims = [r for r in plan.resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim"]
+    assert claims and all(r.protect for r in claims)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_security_context(stack):
+    for deployment in _model_deployments(stack):
+        pod = deployment["spec"]["template"]["spec"]
+        container = _container(deployment)["securityContext"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["allowPrivilegeEscalation"] is False
+        assert container["capabilities"]["drop"] == ["ALL"]
+        assert pod["automountServiceAccountToken"] is False
+
+
+def test_gated_models_read_the_token_from_a_secret():
+    env = _env(_container(_model_deployments("dev")[0]))
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "kiva-huggingface", "key": "HF_TOKEN"}
+    assert "value" not in env["HF_TOKEN"]
+
+
+def test_disruption_budget_only_with_several_replicas():
+    prod = objects_of(_committed_plan("prod"))
+    for name in _models("prod"):
+        assert one(prod, "PodDisruptionBudget", f"kiva-model-{name}")["spec"]["maxUnavailable"] == 1
+    dev = objects_of(_committed_plan("dev"))
+    assert not [
+        p for p in find(dev, "PodDisruptionBudget") if p["metadata"]["name"].startswith("kiva-model-")
+    ]
+
+
+def test_a_model_too_big_for_its_pool_is_a_configuration_error(plan_with):
+    models = stack_config("dev")["kiva:models"]
+    models[0] |= {"parametersBillion": 13.0}
+    with pytest.raises(Exception) as error:
+        plan_with("dev", {"kiva:models": models})
+    message = str(error.value)
+    assert "llama-3-2-3b" in message and "13B parameters" in message
+    assert "26.0 GB" in message and "T4 (16 GB)" in message
