@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pulumi_policy import (
@@ -207,7 +208,7 @@ def each_resource(
     check: Callable[[Any, ReportViolation], None],
 ) -> None:
     """Run `check(resource, report)` for every resource; unknown values are re-raised after all ran."""
-    run_checks([lambda r=resource: check(r, report) for resource in args.resources])
+    run_checks([partial(check, resource, report) for resource in args.resources])
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -199,7 +200,7 @@ def _each_container(args: ResourceValidationArgs, schema: PolicyConfigSchema, ch
     exempt = settings(args, schema).get("exemptContainers", [])
     workload = display_name(args.props, args.name)
     refs = [ref for ref in containers(spec) if f"{workload}/{ref.name}" not in exempt]
-    run_checks([lambda r=ref: check(spec, workload, r) for ref in refs])
+    run_checks([partial(check, spec, workload, ref) for ref in refs])
 
 
 def _security_context(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -383,7 +384,7 @@ def _check_exposure(args: StackValidationArgs, report: ReportViolation) -> None:
                 resource.urn,
             )
 
-    run_checks([lambda r=resource: check(r) for resource in args.resources])
+    run_checks([partial(check, resource) for resource in args.resources])
 
 
 internal_services_not_exposed = StackValidationPolicy(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pulumi_policy import (
@@ -195,7 +196,7 @@ def _check_switches(args: ResourceValidationArgs, report: ReportViolation) -> No
                 None,
             )
 
-    run_checks([lambda r=ref: check(r) for ref in containers(spec)])
+    run_checks([partial(check, ref) for ref in containers(spec)])
 
 
 telemetry_switches_off = ResourceValidationPolicy(

@@ -9,6 +9,7 @@ its NetworkPolicies), so they are `StackValidationPolicy`s. BSI IT-Grundschutz A
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from pulumi_policy import (
@@ -151,7 +152,7 @@ def _check_gpu(args: StackValidationArgs, report: ReportViolation) -> None:
                     resource.urn,
                 )
 
-    run_checks([lambda r=resource: check(r) for resource in args.resources])
+    run_checks([partial(check, resource) for resource in args.resources])
 
 
 gpu_workloads_on_gpu_pools = StackValidationPolicy(
@@ -226,7 +227,7 @@ def _check_pdbs(args: StackValidationArgs, report: ReportViolation) -> None:
                 resource.urn,
             )
 
-    run_checks([lambda r=resource: check(r) for resource in args.resources])
+    run_checks([partial(check, resource) for resource in args.resources])
 
 
 disruption_budgets = StackValidationPolicy(
