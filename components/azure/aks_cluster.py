@@ -25,6 +25,8 @@ from infra.settings import AzureCluster
 SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
 #: AKS control-plane log categories sent to Log Analytics: every API request, and Entra ID (guard) auth.
 AUDIT_LOG_CATEGORIES = ("kube-audit", "guard")
+#: Container Insights' default stream group (inventory, performance, ContainerLogV2, events).
+CONTAINER_INSIGHTS_STREAM = "Microsoft-ContainerInsights-Group-Default"
 #: The names AKS reserves for the two planned-maintenance configurations.
 AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
 NODE_OS_UPGRADE_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
@@ -38,6 +40,8 @@ class AksCluster(pulumi.ComponentResource):
     workspace: operationalinsights.Workspace
     cluster: cs.ManagedCluster
     diagnostics: monitor.DiagnosticSetting
+    insights_rule: monitor.DataCollectionRule
+    insights_association: monitor.DataCollectionRuleAssociation
     maintenance: list[cs.MaintenanceConfiguration]
     kubeconfig: pulumi.Output[str]
     """The user kubeconfig in exec (kubelogin) form, as a Pulumi secret."""
@@ -152,6 +156,9 @@ class AksCluster(pulumi.ComponentResource):
             logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in AUDIT_LOG_CATEGORIES],
             opts=child_opts,
         )
+        self.insights_rule, self.insights_association = self._container_insights(
+            name, prefix, ctx, group, child_opts
+        )
         self.maintenance = [
             self._window(f"{name}-{suffix}", config_name, group, cluster, child_opts)
             for suffix, config_name in (
@@ -200,6 +207,62 @@ class AksCluster(pulumi.ComponentResource):
             orchestrator_version=cluster.kubernetes_version,
             upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
         )
+
+    def _container_insights(
+        self,
+        name: str,
+        prefix: str,
+        ctx: AzureContext,
+        group: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> tuple[monitor.DataCollectionRule, monitor.DataCollectionRuleAssociation]:
+        """The data collection rule the Container Insights agent needs with managed-identity auth.
+
+        Without a rule associated with the cluster, the agent authenticates but collects nothing.
+        """
+        rule = monitor.DataCollectionRule(
+            f"{name}-insights",
+            data_collection_rule_name=f"MSCI-{ctx.location}-{prefix}-aks",
+            resource_group_name=group,
+            location=ctx.location,
+            kind="Linux",
+            data_sources=monitor.DataCollectionRuleDataSourcesArgs(
+                extensions=[
+                    monitor.ExtensionDataSourceArgs(
+                        name="ContainerInsightsExtension",
+                        extension_name="ContainerInsights",
+                        streams=[CONTAINER_INSIGHTS_STREAM],
+                        extension_settings={
+                            "dataCollectionSettings": {
+                                "interval": "1m",
+                                "namespaceFilteringMode": "Off",
+                                "enableContainerLogV2": True,
+                            }
+                        },
+                    )
+                ]
+            ),
+            destinations=monitor.DataCollectionRuleDestinationsArgs(
+                log_analytics=[
+                    monitor.LogAnalyticsDestinationArgs(
+                        name="ciworkspace", workspace_resource_id=self.workspace.id
+                    )
+                ]
+            ),
+            data_flows=[
+                monitor.DataFlowArgs(streams=[CONTAINER_INSIGHTS_STREAM], destinations=["ciworkspace"])
+            ],
+            tags=ctx.tags,
+            opts=opts,
+        )
+        association = monitor.DataCollectionRuleAssociation(
+            f"{name}-insights-association",
+            association_name="ContainerInsightsExtension",
+            resource_uri=self.cluster.id,
+            data_collection_rule_id=rule.id,
+            opts=opts,
+        )
+        return rule, association
 
     def _window(
         self,

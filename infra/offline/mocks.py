@@ -43,6 +43,8 @@ _AZURE_TYPES: dict[str, str] = {
     "authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
     "insights:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
     "monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
+    "monitor:DataCollectionRule": "Microsoft.Insights/dataCollectionRules",
+    "monitor:DataCollectionRuleAssociation": "Microsoft.Insights/dataCollectionRuleAssociations",
 }  # fmt: skip
 
 
@@ -51,6 +53,8 @@ _NAME_KEYS: dict[str, str] = {
     "storage:StorageAccount": "accountName",
     "storage:BlobContainer": "containerName",
     "monitor:DiagnosticSetting": "name",
+    "monitor:DataCollectionRule": "dataCollectionRuleName",
+    "monitor:DataCollectionRuleAssociation": "associationName",
     "authorization:RoleAssignment": "roleAssignmentName",
 }
 

@@ -89,6 +89,14 @@ def test_container_insights_and_audit_logs_go_to_the_workspace(plan_of):
     assert diagnostics["workspaceId"] == workspace.id
     assert diagnostics["resourceUri"] == one(plan, CLUSTER).id
     assert {"category": "kube-audit", "enabled": True} in diagnostics["logs"]
+    rule = one(plan, "azure-native:monitor:DataCollectionRule")
+    assert rule.inputs["destinations"]["logAnalytics"][0]["workspaceResourceId"] == workspace.id
+    assert rule.inputs["dataSources"]["extensions"][0]["extensionName"] == "ContainerInsights"
+    association = one(plan, "azure-native:monitor:DataCollectionRuleAssociation").inputs
+    assert (association["resourceUri"], association["dataCollectionRuleId"]) == (
+        one(plan, CLUSTER).id,
+        rule.id,
+    )
 
 
 def test_maintenance_windows_for_patch_and_node_image_upgrades(plan_of):

@@ -14,6 +14,7 @@ UNTAGGED = {
     "azure-native:managedidentity:FederatedIdentityCredential",
     "azure-native:authorization:RoleAssignment",
     "azure-native:monitor:DiagnosticSetting",
+    "azure-native:monitor:DataCollectionRuleAssociation",
     "azure-native:storage:BlobServiceProperties",
     "azure-native:storage:BlobContainer",
 }
