@@ -22,7 +22,7 @@ from pulumi_policy.proxy import (
     UNKNOWN_STRING_VALUE,
 )
 
-from kiva_policies.base import LABEL_REGION, NAMESPACE, containers, get, pod_spec
+from kiva_policies.base import BLINDED_SECRET, LABEL_REGION, NAMESPACE, containers, get, pod_spec
 from kiva_policies.residency import normalize_location
 from kiva_policies.retention import retention_values
 from kiva_policies.runner import PlannedResource, PolicyReport, engine_props
@@ -141,13 +141,21 @@ def _telemetry(resources: list[tuple[PlannedResource, Any]]) -> list[str]:
     for resource, props in resources:
         spec = pod_spec(resource.type, props)
         for ref in containers(spec):
+            workload = f"{get(props, 'metadata', 'namespace', default='default')}/{resource.name}"
+            env = ref.container.get("env")
+            if isinstance(env, str) and (env in _UNKNOWN or env == BLINDED_SECRET):
+                count += 1
+                rows.append(
+                    f"| {_cell(workload)} | {_cell(ref.name)} | `{_cell(ref.image)}` | — | (all) | — | "
+                    "env unknown at preview | not verifiable |"
+                )
+                continue
             for state in switch_states(ref.container, ref.image):
                 count += 1
                 found = state.note or state.found
                 verdict = "off" if state.off else "ON (not the exact off value)"
-                if isinstance(state.found, str) and state.found in _UNKNOWN:
+                if (isinstance(state.found, str) and state.found in _UNKNOWN) or state.note == "secret":
                     verdict = "not verifiable"
-                workload = f"{get(props, 'metadata', 'namespace', default='default')}/{resource.name}"
                 rows.append(
                     f"| {_cell(workload)} | {_cell(ref.name)} | `{_cell(ref.image)}` | {state.product} | "
                     f"`{state.switch}` | `{state.expected}` | {_cell(found)} | {verdict} |"

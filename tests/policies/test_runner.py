@@ -12,7 +12,16 @@ from kiva_policies.pack import POLICIES
 from kiva_policies.report import render_report, write_report
 from kiva_policies.runner import PlannedResource, PolicyConfigError, load_policy_config, resolve_config
 
-from tests.policies.harness import UNKNOWN, compliant_plan, mutate, run, set_env, set_litellm, violations
+from tests.policies.harness import (
+    UNKNOWN,
+    compliant_plan,
+    container,
+    mutate,
+    run,
+    set_env,
+    set_litellm,
+    violations,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
@@ -193,3 +202,17 @@ def test_litellm_config_changes_show_in_the_report() -> None:
         ),
     )
     assert "| LiteLLM spend logs | `kiva-gateway-config` | 7d |" in render_report(run(plan), plan)
+
+
+def test_report_marks_unknown_env_as_not_verifiable_not_as_telemetry_on() -> None:
+    plan = mutate(compliant_plan(), "kiva-gateway", lambda p: container(p).update(env=UNKNOWN))
+    plan = mutate(plan, "llama-3-1-8b", lambda p: set_env(p, "DO_NOT_TRACK", UNKNOWN))
+    report = run(plan)
+    assert not report.mandatory_violations
+    text = render_report(report, plan)
+    assert (
+        "| kiva/kiva-gateway | kiva-gateway | `ghcr.io/berriai/litellm-database:v1.80.0-stable` | — | (all) |"
+        in text
+    )
+    assert "| vLLM | `DO_NOT_TRACK` | `1` | (unknown at preview) | not verifiable |" in text
+    assert "ON (not the exact off value)" not in text
