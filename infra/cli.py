@@ -17,8 +17,6 @@ from typing import Any, TypeVar
 
 import click
 
-from infra.backend.cli import backend
-
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,12 +43,28 @@ def _no_traceback(command: F) -> F:
         except Exception as error:
             if os.environ.get("KIVA_DEBUG"):
                 raise
-            raise Failure(f"kiva: internal error: {type(error).__name__}: {error} (KIVA_DEBUG=1 shows details)")
+            raise Failure(
+                f"kiva: internal error: {type(error).__name__}: {error} (KIVA_DEBUG=1 shows details)"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _KivaGroup(click.Group):
+    """Loads the `backend` commands (and boto3) only when they run, so `kiva plan` starts faster."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "backend"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "backend":
+            from infra.backend.cli import backend
+
+            return backend
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_KivaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kiva-platform")
 def main() -> None:
     """KIVA: plan and check the sovereign LLM platform without a cloud account."""
@@ -58,17 +72,38 @@ def main() -> None:
 
 @main.command()
 @click.argument("stack", default="dev")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the plan in `pulumi preview --json` shape (secrets blinded).")
-@click.option("--manifests", "manifest_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write every Kubernetes object as YAML, one file per object (Secret data redacted).")
-@click.option("--policy-config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Policy pack config (default: policies/config/<stack>.json).")
-@click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
-              show_default=True, help="Directory with Pulumi.yaml and the stack files.")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan in `pulumi preview --json` shape (secrets blinded).",
+)
+@click.option(
+    "--manifests",
+    "manifest_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every Kubernetes object as YAML, one file per object (Secret data redacted).",
+)
+@click.option(
+    "--policy-config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Policy pack config (default: policies/config/<stack>.json).",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory with Pulumi.yaml and the stack files.",
+)
 @_no_traceback
-def plan(stack: str, json_file: Path | None, manifest_dir: Path | None, policy_config: Path | None,
-         project_dir: Path) -> None:  # fmt: skip
+def plan(
+    stack: str,
+    json_file: Path | None,
+    manifest_dir: Path | None,
+    policy_config: Path | None,
+    project_dir: Path,
+) -> None:
     """Run the real program for STACK under Pulumi's mock engine, then the policy pack over it."""
     import pulumi
 
@@ -91,16 +126,28 @@ def plan(stack: str, json_file: Path | None, manifest_dir: Path | None, policy_c
     if manifest_dir:
         written = write_manifests(result, manifest_dir)
         click.echo(f"Wrote {len(written)} manifests to {manifest_dir}")
-    _check_and_exit(planned_resources(digest), stack, policy_config, None,
-                    header=f"Plan of stack {stack} (project {result.project}): {len(result.resources)} resources")  # fmt: skip
+    _check_and_exit(
+        planned_resources(digest),
+        stack,
+        policy_config,
+        None,
+        header=f"Plan of stack {stack} (project {result.project}): {len(result.resources)} resources",
+    )
 
 
 @main.command()
 @click.argument("preview_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--policy-config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Policy pack config (default: policies/config/<stack of the URNs>.json, else strictest).")
-@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a reviewer-facing Markdown report (evidence for the security officer).")
+@click.option(
+    "--policy-config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Policy pack config (default: policies/config/<stack of the URNs>.json, else strictest).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a reviewer-facing Markdown report (evidence for the security officer).",
+)
 @_no_traceback
 def check(preview_file: Path, policy_config: Path | None, report_file: Path | None) -> None:
     """Run the policy pack over PREVIEW_FILE (`pulumi preview --json` output or `kiva plan --json`)."""
@@ -111,12 +158,18 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
     except PreviewFileError as error:
         raise Failure(str(error)) from None
     resources = planned_resources(digest)
-    _check_and_exit(resources, stack_of(digest), policy_config, report_file,
-                    header=f"Check of {preview_file}: {len(resources)} resources")  # fmt: skip
+    _check_and_exit(
+        resources,
+        stack_of(digest),
+        policy_config,
+        report_file,
+        header=f"Check of {preview_file}: {len(resources)} resources",
+    )
 
 
-def _check_and_exit(resources: list[Any], stack: str | None, policy_config: Path | None,
-                    report_file: Path | None, header: str) -> None:  # fmt: skip
+def _check_and_exit(
+    resources: list[Any], stack: str | None, policy_config: Path | None, report_file: Path | None, header: str
+) -> None:
     from kiva_policies.runner import load_policy_config, run_pack
 
     from infra.offline.display import component_tree, policy_lines
@@ -140,4 +193,5 @@ def _check_and_exit(resources: list[Any], stack: str | None, policy_config: Path
     sys.exit(EXIT_VIOLATIONS if report.mandatory_violations else EXIT_OK)
 
 
-main.add_command(backend)
+if __name__ == "__main__":
+    main()

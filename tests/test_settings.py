@@ -13,7 +13,11 @@ from tests.conftest import stack_config, stack_file_with
 
 def settings_of(stack: str, **overrides: Any) -> StackSettings:
     """Validate a committed stack's config with top-level keys (without `kiva:`) replaced."""
-    config = {key.removeprefix("kiva:"): value for key, value in stack_config(stack).items() if key.startswith("kiva:")}
+    config = {
+        key.removeprefix("kiva:"): value
+        for key, value in stack_config(stack).items()
+        if key.startswith("kiva:")
+    }
     secrets = {key.removeprefix("kiva:") for key in stack_file_with(stack).secret_keys}
     config.update(overrides)
     for key in [k for k, v in config.items() if v is None]:
@@ -82,7 +86,9 @@ def test_wrong_literal_lists_the_choices():
 
 def test_unknown_cluster_provider():
     cluster = stack_config("dev")["kiva:cluster"] | {"provider": "gcp"}
-    assert "kiva:cluster: provider must be one of 'azure', 'existing' (got gcp)" in error_of("dev", cluster=cluster)
+    assert "kiva:cluster: provider must be one of 'azure', 'existing' (got gcp)" in error_of(
+        "dev", cluster=cluster
+    )
 
 
 def test_missing_retention_is_required():
@@ -91,7 +97,9 @@ def test_missing_retention_is_required():
 
 def test_retention_value_out_of_range():
     retention = stack_config("dev")["kiva:retention"] | {"keyVaultSoftDeleteDays": 120}
-    assert "kiva:retention.keyVaultSoftDeleteDays: must be at most 90 (got 120)" in error_of("dev", retention=retention)
+    assert "kiva:retention.keyVaultSoftDeleteDays: must be at most 90 (got 120)" in error_of(
+        "dev", retention=retention
+    )
 
 
 def test_model_pool_must_exist():
@@ -112,13 +120,17 @@ def test_model_that_does_not_fit_the_gpu_memory_names_the_numbers():
 
 def test_production_needs_two_gateway_replicas():
     gateway = stack_config("prod")["kiva:gateway"] | {"minReplicas": 1}
-    assert "kiva:gateway.minReplicas: production needs at least 2 (got 1)" in error_of("prod", gateway=gateway)
+    assert "kiva:gateway.minReplicas: production needs at least 2 (got 1)" in error_of(
+        "prod", gateway=gateway
+    )
 
 
 def test_production_api_server_is_never_open_to_the_internet():
     cluster = stack_config("prod")["kiva:cluster"]
     cluster["apiServer"] = {"private": False, "authorizedIpRanges": ["0.0.0.0/0"]}
-    assert "kiva:cluster.apiServer.authorizedIpRanges: must not contain 0.0.0.0/0" in error_of("prod", cluster=cluster)
+    assert "kiva:cluster.apiServer.authorizedIpRanges: must not contain 0.0.0.0/0" in error_of(
+        "prod", cluster=cluster
+    )
 
 
 def test_telemetry_cannot_be_switched_on_without_a_justification():
@@ -129,17 +141,25 @@ def test_telemetry_cannot_be_switched_on_without_a_justification():
 def test_gated_model_needs_the_hugging_face_token():
     with pytest.raises(ConfigError) as caught:
         load_settings(
-            {k.removeprefix("kiva:"): v for k, v in stack_config("dev").items()
-             if k.startswith("kiva:") and k != "kiva:huggingFaceToken"},
+            {
+                k.removeprefix("kiva:"): v
+                for k, v in stack_config("dev").items()
+                if k.startswith("kiva:") and k != "kiva:huggingFaceToken"
+            },
             set(),
             "Pulumi.dev.yaml",
         )
-    assert "kiva:models: a gated model needs `pulumi config set --secret kiva:huggingFaceToken …`" in str(caught.value)
+    assert "kiva:models: a gated model needs `pulumi config set --secret kiva:huggingFaceToken …`" in str(
+        caught.value
+    )
 
 
 def test_secret_given_in_plain_text_is_refused():
     message = error_of("local", kubeconfig="apiVersion: v1")
-    assert "kiva:kubeconfig: holds a secret; set it with `pulumi config set --secret kiva:kubeconfig …`" in message
+    assert (
+        "kiva:kubeconfig: holds a secret; set it with `pulumi config set --secret kiva:kubeconfig …`"
+        in message
+    )
 
 
 def test_existing_cluster_needs_a_backup_object_store():

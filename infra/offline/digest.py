@@ -59,9 +59,12 @@ def _new_state(resource: Registration) -> dict[str, Any]:
 def preview_digest(plan: Plan) -> dict[str, Any]:
     """The plan as a `PreviewDigest`: every registration a `create` step."""
     steps = [
-        {"op": "create", "urn": r.urn, "provider": r.provider, "newState": _new_state(r)} for r in plan.resources
+        {"op": "create", "urn": r.urn, "provider": r.provider, "newState": _new_state(r)}
+        for r in plan.resources
     ]
-    config = {key: (SECRET if key in plan.secret_keys else value) for key, value in sorted(plan.config.items())}
+    config = {
+        key: (SECRET if key in plan.secret_keys else value) for key, value in sorted(plan.config.items())
+    }
     return {
         "config": config,
         "steps": steps,

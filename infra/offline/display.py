@@ -16,8 +16,10 @@ def component_tree(resources: Iterable[PlannedResource]) -> list[str]:
         children[resource.parent].append(resource)
 
     def count(urn: str) -> int:
-        return sum((1 if child.type.startswith(("kiva:", "pulumi:pulumi:")) is False else 0) + count(child.urn)
-                   for child in children[urn])  # fmt: skip
+        return sum(
+            (1 if child.type.startswith(("kiva:", "pulumi:pulumi:")) is False else 0) + count(child.urn)
+            for child in children[urn]
+        )
 
     lines: list[str] = []
 
@@ -26,7 +28,12 @@ def component_tree(resources: Iterable[PlannedResource]) -> list[str]:
         lines.append(f"{prefix}{branch}{resource.name} ({resource.type}): {count(resource.urn)} resources")
         components = [c for c in children[resource.urn] if c.type.startswith(("kiva:", "pulumi:pulumi:"))]
         for index, child in enumerate(components):
-            walk(child, prefix if root else prefix + ("   " if last else "│  "), index == len(components) - 1, False)
+            walk(
+                child,
+                prefix if root else prefix + ("   " if last else "│  "),
+                index == len(components) - 1,
+                False,
+            )
 
     for root in children.get("", []):
         walk(root, "", True, True)
@@ -47,6 +54,8 @@ def policy_lines(report: PolicyReport) -> list[str]:
     order = {"mandatory": 0, "advisory": 1}
     for finding in sorted(report.findings, key=lambda f: (order.get(f.enforcement, 2), f.policy, f.urn)):
         name = finding.urn.rsplit("::", 1)[-1]
-        lines.append(f"  {_MARK.get(finding.status, '-')} [{finding.enforcement}] {finding.policy}: "
-                     f"{finding.message} ({name})")  # fmt: skip
+        lines.append(
+            f"  {_MARK.get(finding.status, '-')} [{finding.enforcement}] {finding.policy}: "
+            f"{finding.message} ({name})"
+        )
     return lines

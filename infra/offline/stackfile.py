@@ -46,7 +46,9 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
         raise ConfigError("Pulumi.yaml", [f"cannot read the project file: {error}"]) from None
     if not stack_file.is_file():
-        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+        stacks = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml")
+        )
         raise ConfigError(source, [f"no such stack file; stacks here: {', '.join(stacks) or 'none'}"])
     try:
         document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}

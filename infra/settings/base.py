@@ -17,6 +17,7 @@ class KivaModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -48,8 +49,16 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 
 def quantity_to_gib(value: str) -> float:
     """Convert a memory quantity to GiB (for sizing checks)."""
-    factors = {"Ki": 2**-20, "Mi": 2**-10, "Gi": 1, "Ti": 2**10, "k": 1e3 / 2**30, "M": 1e6 / 2**30,
-               "G": 1e9 / 2**30, "T": 1e12 / 2**30}  # fmt: skip
+    factors = {
+        "Ki": 2**-20,
+        "Mi": 2**-10,
+        "Gi": 1,
+        "Ti": 2**10,
+        "k": 1e3 / 2**30,
+        "M": 1e6 / 2**30,
+        "G": 1e9 / 2**30,
+        "T": 1e12 / 2**30,
+    }
     match = re.match(r"^([0-9.]+)([A-Za-z]*)$", value)
     assert match, value
     number, unit = match.groups()

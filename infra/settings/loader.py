@@ -61,8 +61,10 @@ def load_settings(raw: Mapping[str, Any], secret_keys: Iterable[str], source: st
     if unknown:
         raise ConfigError(
             source,
-            [f"{NAMESPACE}:{key}: unknown secret; known: {', '.join(sorted(settings.allowed_secret_keys))}"
-             for key in unknown],  # fmt: skip
+            [
+                f"{NAMESPACE}:{key}: unknown secret; known: {', '.join(sorted(settings.allowed_secret_keys))}"
+                for key in unknown
+            ],
         )
     return settings
 

@@ -22,7 +22,9 @@ SIZING_HEADROOM = 0.2
 
 def _rule(location: str, message: str) -> PydanticCustomError:
     """A cross-field violation; `location` is the key path below `kiva:` that the message is about."""
-    return PydanticCustomError("kiva_rule", "{location}: {message}", {"location": location, "message": message})
+    return PydanticCustomError(
+        "kiva_rule", "{location}: {message}", {"location": location, "message": message}
+    )
 
 
 class StackSettings(KivaModel):
@@ -65,8 +67,14 @@ class StackSettings(KivaModel):
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> StackSettings:
         self._secret_keys = frozenset((info.context or {}).get("secret_keys", ()))
-        for check in (self._check_region, self._check_pools, self._check_models, self._check_production,
-                      self._check_backups, self._check_secrets):  # fmt: skip
+        for check in (
+            self._check_region,
+            self._check_pools,
+            self._check_models,
+            self._check_production,
+            self._check_backups,
+            self._check_secrets,
+        ):
             check()
         return self
 
@@ -74,7 +82,9 @@ class StackSettings(KivaModel):
         if isinstance(self.cluster, AzureCluster):
             region = AZURE_REGIONS.get(self.region)
             if region is None:
-                raise _rule("region", f"unknown Azure region {self.region!r}; known: {', '.join(AZURE_REGIONS)}")
+                raise _rule(
+                    "region", f"unknown Azure region {self.region!r}; known: {', '.join(AZURE_REGIONS)}"
+                )
             if region.country != self.jurisdiction:
                 raise _rule(
                     "jurisdiction",
@@ -94,7 +104,9 @@ class StackSettings(KivaModel):
                 raise _rule(f"gpuPools[{i}].name", f"duplicate pool name {pool.name!r}")
             seen.add(pool.name)
             if isinstance(self.cluster, AzureCluster) and pool.vm_size is None:
-                raise _rule(f"gpuPools[{i}].vmSize", "required on Azure: the pool is created with this VM size")
+                raise _rule(
+                    f"gpuPools[{i}].vmSize", "required on Azure: the pool is created with this VM size"
+                )
 
     def _check_models(self) -> None:
         names: set[str] = set()
@@ -104,7 +116,9 @@ class StackSettings(KivaModel):
                 raise _rule(f"models[{i}].name", f"duplicate model name {model.name!r}")
             names.add(model.name)
             if model.served_name in served:
-                raise _rule(f"models[{i}].servedName", f"{model.served_name!r} is already served by another model")
+                raise _rule(
+                    f"models[{i}].servedName", f"{model.served_name!r} is already served by another model"
+                )
             served.add(model.served_name)
             if model.cpu:
                 continue
@@ -145,19 +159,25 @@ class StackSettings(KivaModel):
         if not self.production:
             return
         if self.gateway.min_replicas < 2:
-            raise _rule("gateway.minReplicas", f"production needs at least 2 (got {self.gateway.min_replicas})")
+            raise _rule(
+                "gateway.minReplicas", f"production needs at least 2 (got {self.gateway.min_replicas})"
+            )
         if self.database.instances < 3:
             raise _rule("database.instances", f"production needs at least 3 (got {self.database.instances})")
         if isinstance(self.cluster, AzureCluster):
             if self.cluster.sku_tier == "Free":
-                raise _rule("cluster.skuTier", "production needs Standard or Premium (the Free tier has no SLA)")
+                raise _rule(
+                    "cluster.skuTier", "production needs Standard or Premium (the Free tier has no SLA)"
+                )
             if not self.cluster.api_server.private and not self.cluster.api_server.authorized_ip_ranges:
                 raise _rule(
                     "cluster.apiServer",
                     "production needs a private API server or authorizedIpRanges (never open to 0.0.0.0/0)",
                 )
             if any(r in ("0.0.0.0/0", "::/0") for r in self.cluster.api_server.authorized_ip_ranges):
-                raise _rule("cluster.apiServer.authorizedIpRanges", "must not contain 0.0.0.0/0 in production")
+                raise _rule(
+                    "cluster.apiServer.authorizedIpRanges", "must not contain 0.0.0.0/0 in production"
+                )
             if len(self.cluster.zones) < 2:
                 raise _rule("cluster.zones", "production spreads the system pool over at least 2 zones")
 

@@ -1,0 +1,40 @@
+"""The Pulumi project file is valid for the real CLI, and the layout is what DESIGN.md promises."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from tests.conftest import PROJECT_DIR
+
+SCHEMA = Path(__file__).parent / "schemas" / "pulumi" / "project.json"
+
+
+def test_pulumi_yaml_validates_against_pulumis_project_schema():
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, json.loads(SCHEMA.read_text()))
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "uv"}}
+    assert project["main"] == "infra/"
+    assert (PROJECT_DIR / project["main"] / "__main__.py").is_file()
+
+
+def test_pyproject_is_where_the_uv_toolchain_looks():
+    """Pulumi's uv toolchain searches upwards from `main` for pyproject.toml; it must be the project root's."""
+    assert not (PROJECT_DIR / "infra" / "pyproject.toml").exists()
+    assert (PROJECT_DIR / "pyproject.toml").is_file()
+
+
+def test_lock_records_hashes_and_no_download_address():
+    lock = (PROJECT_DIR / "requirements.lock").read_text()
+    assert "--hash=sha256:" in lock
+    assert "://" not in lock
+    assert not (PROJECT_DIR / "uv.lock").exists() or "uv.lock" in (PROJECT_DIR / ".gitignore").read_text()
+
+
+def test_every_direct_dependency_is_pinned_exactly():
+    import tomllib
+
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    pins = project["project"]["dependencies"] + project["dependency-groups"]["dev"]
+    assert all("==" in pin for pin in pins), [pin for pin in pins if "==" not in pin]
