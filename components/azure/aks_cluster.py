@@ -14,10 +14,10 @@ from __future__ import annotations
 import base64
 
 import pulumi
+from pulumi_azure_native import authorization, monitor, operationalinsights, resources
 from pulumi_azure_native import containerservice as cs
-from pulumi_azure_native import monitor, operationalinsights, resources
 
-from components.azure.common import AzureContext, resource_prefix
+from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
 from components.azure.network import ClusterNetwork
 from infra.settings import AzureCluster
 
@@ -40,6 +40,7 @@ class AksCluster(pulumi.ComponentResource):
     workspace: operationalinsights.Workspace
     cluster: cs.ManagedCluster
     diagnostics: monitor.DiagnosticSetting
+    deployer_admin: authorization.RoleAssignment
     insights_rule: monitor.DataCollectionRule
     insights_association: monitor.DataCollectionRuleAssociation
     maintenance: list[cs.MaintenanceConfiguration]
@@ -156,6 +157,12 @@ class AksCluster(pulumi.ComponentResource):
             logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in AUDIT_LOG_CATEGORIES],
             opts=child_opts,
         )
+        # The deploying identity installs the platform through the Kubernetes API: with local accounts
+        # disabled that needs an Azure RBAC role on the cluster (Entra ID groups are for people).
+        self.deployer_admin = role_assignment(
+            f"{name}-deployer-cluster-admin", ctx, self.cluster.id, BuiltInRole.AKS_RBAC_CLUSTER_ADMIN,
+            ctx.deployer_object_id, service_principal=False, opts=child_opts,
+        )  # fmt: skip
         self.insights_rule, self.insights_association = self._container_insights(
             name, prefix, ctx, group, child_opts
         )

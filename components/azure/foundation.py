@@ -78,6 +78,7 @@ def build_azure_foundation(
             destination_path=backups.destination_path, client_id=backups.writer.client_id
         ),
         depends_on=[
+            aks.deployer_admin,
             *(pool.agent_pool for pool in pools),
             *vault.role_assignments,
             vault.reader.credential,

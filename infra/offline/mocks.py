@@ -45,7 +45,7 @@ _AZURE_TYPES: dict[str, str] = {
     "monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
     "monitor:DataCollectionRule": "Microsoft.Insights/dataCollectionRules",
     "monitor:DataCollectionRuleAssociation": "Microsoft.Insights/dataCollectionRuleAssociations",
-}  # fmt: skip
+}
 
 
 #: Input that holds the Azure name where the generic `<type>Name` guess in `_azure_name` misses it.
@@ -107,7 +107,7 @@ class KivaMocks(pulumi.runtime.Mocks):
     def call(self, args: MockCallArgs) -> dict[str, Any]:
         if args.token == "azure-native:authorization:getClientConfig":
             return {"clientId": DEPLOYER_CLIENT_ID, "objectId": DEPLOYER_OBJECT_ID,
-                    "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}  # fmt: skip
+                    "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             cluster = str(args.args.get("resourceName", "aks"))
             kubeconfig = mock_kubeconfig(f"https://{cluster}.hcp.germanywestcentral.azmk8s.io:443", cluster)
@@ -154,7 +154,7 @@ class KivaMocks(pulumi.runtime.Mocks):
                                                     "objectId": stable_uuid(name, "kubelet-object")}},
             "identity": {**(state.get("identity") or {}), "principalId": stable_uuid(name, "principal"),
                          "tenantId": TENANT_ID},
-        }  # fmt: skip
+        }
 
     @staticmethod
     def _vault(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +165,7 @@ class KivaMocks(pulumi.runtime.Mocks):
     @staticmethod
     def _identity(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
         return {"clientId": stable_uuid(state["id"], "client"), "principalId": stable_uuid(state["id"], "principal"),
-                "tenantId": TENANT_ID}  # fmt: skip
+                "tenantId": TENANT_ID}
 
     @staticmethod
     def _resource_group(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:

@@ -151,3 +151,17 @@ def test_components_carry_kiva_azure_type_tokens(plan_of):
     assert parent_type(plan, one(plan, "azure-native:keyvault:Vault")) == "kiva:azure:KeyVault"
     assert parent_type(plan, one(plan, "azure-native:storage:StorageAccount")) == "kiva:azure:BackupStorage"
     assert parent_type(plan, one(plan, "azure-native:containerservice:AgentPool")) == "kiva:azure:GpuNodePool"
+
+
+def test_deployer_is_cluster_admin_through_azure_rbac(plan_of):
+    from components.azure.common import BuiltInRole
+    from infra.offline.mocks import DEPLOYER_OBJECT_ID
+
+    plan = plan_of("prod")
+    (admin,) = [
+        r.inputs
+        for r in plan.of_type("azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"].endswith(BuiltInRole.AKS_RBAC_CLUSTER_ADMIN)
+    ]
+    assert admin["scope"] == one(plan, CLUSTER).id
+    assert admin["principalId"] == DEPLOYER_OBJECT_ID
