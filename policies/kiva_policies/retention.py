@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pulumi_policy import (
@@ -28,8 +29,11 @@ from kiva_policies.base import (
     CONFIG_MAP,
     MANDATORY,
     BlindedValueError,
+    as_list,
+    display_name,
     get,
     is_number,
+    namespace_of,
     run_checks,
     settings,
 )
@@ -276,6 +280,55 @@ backup_retention = ResourceValidationPolicy(
 )
 
 
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+
+
+def _check_backups_configured(args: StackValidationArgs, report: ReportViolation) -> None:
+    stores = {
+        (namespace_of(r.props), str(get(r.props, "metadata", "name", default=r.name)))
+        for r in args.resources
+        if r.resource_type == CNPG_OBJECT_STORE
+    }
+
+    def check(resource: Any) -> None:
+        if resource.resource_type != CNPG_CLUSTER:
+            return
+        name = display_name(resource.props, resource.name)
+        if get(resource.props, "spec", "backup", "barmanObjectStore"):
+            return
+        plugins = [
+            p
+            for p in as_list(get(resource.props, "spec", "plugins"))
+            if get(p, "name") == BARMAN_PLUGIN and get(p, "enabled", default=True) is not False
+        ]
+        store = next((get(p, "parameters", "barmanObjectName") for p in plugins), None)
+        if not store:
+            report(
+                f"Database cluster {name} has no backup: neither `spec.backup.barmanObjectStore` nor the "
+                f"`{BARMAN_PLUGIN}` plugin with `parameters.barmanObjectName`. Configure `kiva:backups`.",
+                resource.urn,
+            )
+        elif (namespace_of(resource.props), str(store)) not in stores:
+            report(
+                f"Database cluster {name} archives to ObjectStore '{store}', which is not part of this "
+                "stack, so its retention cannot be verified. Declare the ObjectStore with the cluster.",
+                resource.urn,
+            )
+
+    run_checks([partial(check, resource) for resource in args.resources])
+
+
+backups_configured = StackValidationPolicy(
+    name="kiva-retention-database-backups-configured",
+    description=(
+        "Every CloudNativePG database cluster backs up to an object store declared in the same stack, so "
+        "that its backups exist and their retention is checked."
+    ),
+    validate=_check_backups_configured,
+    enforcement_level=MANDATORY,
+)
+
+
 # --- Key Vault soft delete ------------------------------------------------------------------------
 
 KEY_VAULT_SCHEMA = PolicyConfigSchema(
@@ -492,6 +545,7 @@ POLICIES = [
     spend_log_retention,
     prompts_not_stored,
     backup_retention,
+    backups_configured,
     key_vault_retention,
     blob_soft_delete,
     blob_soft_delete_configured,

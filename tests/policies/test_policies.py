@@ -266,6 +266,20 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, str]] = [
         "is not of the form XXd, XXw or XXm",
     ),
     (
+        "db-no-backup",
+        "kiva-db",
+        _set("spec.plugins", []),
+        "kiva-retention-database-backups-configured",
+        "Database cluster kiva/kiva-db has no backup",
+    ),
+    (
+        "db-store-elsewhere",
+        "kiva-db",
+        lambda p: p["spec"]["plugins"][0]["parameters"].update(barmanObjectName="elsewhere"),
+        "kiva-retention-database-backups-configured",
+        "archives to ObjectStore 'elsewhere', which is not part of this stack",
+    ),
+    (
         "kv-soft-delete-short",
         "kiva-prod-kv",
         _set("properties.softDeleteRetentionInDays", 7),
