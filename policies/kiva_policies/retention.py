@@ -129,7 +129,7 @@ SPEND_LOG_SCHEMA = PolicyConfigSchema(
     properties={
         "maxDays": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 1,
             "default": 90,
             "description": "Longest spend-log retention.",
         },
