@@ -47,7 +47,12 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             }
             if provider.api_base is not None:
                 params["api_base"] = str(provider.api_base).rstrip("/")
-            model_list.append({"model_name": entry.name, "litellm_params": params})
+            # Read by the policy pack's residency check (policies/README.md); LiteLLM ignores unknown keys.
+            info = {
+                "kiva_provider": provider.name,
+                "kiva_processing_jurisdiction": provider.processing_jurisdiction,
+            }
+            model_list.append({"model_name": entry.name, "litellm_params": params, "model_info": info})
     return {
         "model_list": model_list,
         "litellm_settings": {

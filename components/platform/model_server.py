@@ -39,6 +39,8 @@ NAME = "vllm"
 UID = 1000
 CACHE_DIR = "/models"
 HOME_DIR = "/home/vllm"
+#: Pods with this label may reach the Hugging Face Hub (network_policies.py).
+DOWNLOAD_LABEL = "kiva.platform/model-download"
 #: Startup probe budget: period x failures = 30 minutes for a cold download and load (≥ 15 minutes).
 STARTUP_PERIOD = 10
 STARTUP_FAILURES = 180
@@ -95,6 +97,8 @@ def model_env(settings: StackSettings, model: Model, resources: Resources) -> li
     variables = [env("HF_HOME", f"{CACHE_DIR}/huggingface"), env("HOME", HOME_DIR)]
     if model.gated:
         variables.append(env_from_secret("HF_TOKEN", HUGGING_FACE_SECRET, "HF_TOKEN"))
+    if model.offline:
+        variables += [env("HF_HUB_OFFLINE", "1"), env("TRANSFORMERS_OFFLINE", "1")]
     if not settings.telemetry.enabled:
         variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
     if model.cpu:
@@ -135,6 +139,8 @@ class ModelServer(pulumi.ComponentResource):
         resource_name = model_service(model.name)
         component = f"model-{model.name}"
         meta_labels = labels(NAME, component) | {"kiva.platform/model": model.name}
+        if not model.offline:
+            meta_labels[DOWNLOAD_LABEL] = "huggingface"  # selects the egress policy for the download
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=resource_name, namespace=PLATFORM_NAMESPACE, labels=meta_labels
         )

@@ -61,8 +61,17 @@ def planned_namespaces(settings: StackSettings) -> list[NamespacePlan]:
     return plans
 
 
+#: Labels on the platform namespace declaring where its data is kept (read by the policy pack).
+REGION_LABEL = "kiva.platform/region"
+JURISDICTION_LABEL = "kiva.platform/jurisdiction"
+
+
 class PlatformNamespaces(pulumi.ComponentResource):
-    """Creates the namespaces; `by_name[...]` is the Namespace resource to depend on."""
+    """Creates the namespaces; `by_name[...]` is the Namespace resource to depend on.
+
+    The platform namespace also declares the stack's region and jurisdiction, so a reviewer's policy
+    run knows where the data lives even on clusters that have no cloud location.
+    """
 
     by_name: dict[str, k8s.core.v1.Namespace]
 
@@ -72,9 +81,12 @@ class PlatformNamespaces(pulumi.ComponentResource):
         super().__init__("kiva:platform:Namespaces", name, None, opts)
         self.by_name = {}
         for plan in planned_namespaces(settings):
+            namespace_labels = psa_labels(plan.level)
+            if plan.name == PLATFORM_NAMESPACE:
+                namespace_labels |= {REGION_LABEL: settings.region, JURISDICTION_LABEL: settings.jurisdiction}
             self.by_name[plan.name] = k8s.core.v1.Namespace(
                 f"{name}-{plan.name}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=plan.name, labels=psa_labels(plan.level)),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=plan.name, labels=namespace_labels),
                 opts=child_opts(self, protect=plan.protect),
             )
         self.register_outputs({"namespaces": list(self.by_name)})

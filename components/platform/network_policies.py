@@ -3,8 +3,8 @@
 Allowed: DNS; clients -> gateway (ingress controller and configured namespaces only); gateway -> model
 servers; gateway -> database (or pooler); pooler -> database; operator -> database; database instances
 among themselves; database -> Kubernetes API and the backup store; gateway -> external providers only
-when any is configured; model servers -> HTTPS for the Hugging Face download. Plain NetworkPolicy
-cannot name hosts, so "the internet" means every address outside the private ranges.
+when any is configured; model servers -> HTTPS for the Hugging Face download (unless `offline`).
+Plain NetworkPolicy cannot name hosts, so "the internet" means every address outside the private ranges.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from components.platform.gateway import COMPONENT as GATEWAY_COMPONENT
 from components.platform.gateway import NAME as GATEWAY_NAME
 from components.platform.gateway import PORT as GATEWAY_PORT
 from components.platform.gateway_config import MODEL_PORT
+from components.platform.model_server import DOWNLOAD_LABEL
 from components.platform.namespaces import CNPG_NAMESPACE
 from infra.settings import StackSettings
 
@@ -101,10 +102,8 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
         },
         "model-servers": {
             "podSelector": {"matchLabels": MODEL_PODS},
-            "policyTypes": ["Ingress", "Egress"],
+            "policyTypes": ["Ingress"],
             "ingress": [{"from": [_pods(GATEWAY_PODS)], "ports": _ports(MODEL_PORT)}],
-            # Weights come from the Hugging Face Hub over HTTPS.
-            "egress": [{"to": [_internet()], "ports": _ports(443)}],
         },
         "database": {
             "podSelector": {"matchLabels": DATABASE_PODS},
@@ -127,6 +126,13 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
             ],
         },
     }
+    if any(not model.offline for model in settings.models):
+        # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
+        specs["model-download"] = {
+            "podSelector": {"matchLabels": MODEL_PODS | {DOWNLOAD_LABEL: "huggingface"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [_internet()], "ports": _ports(443)}],
+        }
     if settings.database.pooler.enabled:
         specs["pooler"] = {
             "podSelector": {"matchLabels": POOLER_PODS},

@@ -53,6 +53,8 @@ class Model(KivaModel):
     cache: ModelCache = ModelCache()
     resources: Resources | None = None
     extra_args: list[str] = Field(default_factory=list)
+    offline: bool = False
+    """Weights are pre-staged in the cache: no Hugging Face download (`HF_HUB_OFFLINE=1`) and no egress."""
 
     @model_validator(mode="after")
     def _placement(self) -> Model:
@@ -62,6 +64,10 @@ class Model(KivaModel):
             raise ValueError("name the GPU pool the model runs on (pool), or set cpu: true")
         if self.cpu and "gpus" in self.model_fields_set:
             raise ValueError("a CPU model (cpu: true) takes no gpus")
+        if self.offline and self.cache.type != "pvc":
+            raise ValueError(
+                "an offline model (offline: true) needs its weights on a persistent cache (cache.type: pvc)"
+            )
         return self
 
 
@@ -91,7 +97,9 @@ class Gateway(KivaModel):
     @model_validator(mode="after")
     def _min_le_max(self) -> Gateway:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})")
+            raise ValueError(
+                f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})"
+            )
         return self
 
 

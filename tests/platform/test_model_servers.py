@@ -178,3 +178,44 @@ def test_a_model_too_big_for_its_pool_is_a_configuration_error(plan_with):
     message = str(error.value)
     assert "llama-3-2-3b" in message and "13B parameters" in message
     assert "26.0 GB" in message and "T4 (16 GB)" in message
+
+
+def test_offline_models_neither_download_nor_get_egress(plan_with):
+    models = stack_config("dev")["kiva:models"]
+    models[0] |= {"offline": True}
+    objects = objects_of(plan_with("dev", {"kiva:models": models}))
+    deployment = one(objects, "Deployment", "kiva-model-llama-3-2-3b")
+    env = _env(_container(deployment))
+    assert env["HF_HUB_OFFLINE"]["value"] == env["TRANSFORMERS_OFFLINE"]["value"] == "1"
+    assert "kiva.platform/model-download" not in deployment["spec"]["template"]["metadata"]["labels"]
+    assert not find(objects, "NetworkPolicy", "kiva-model-download")
+
+
+def test_downloading_models_get_https_egress_only():
+    deployment = _model_deployments("dev")[0]
+    assert (
+        deployment["spec"]["template"]["metadata"]["labels"]["kiva.platform/model-download"] == "huggingface"
+    )
+    policy = one(objects_of(_committed_plan("dev")), "NetworkPolicy", "kiva-model-download")["spec"]
+    assert policy["podSelector"]["matchLabels"]["kiva.platform/model-download"] == "huggingface"
+    assert policy["egress"] == [
+        {
+            "to": [
+                {
+                    "ipBlock": {
+                        "cidr": "0.0.0.0/0",
+                        "except": policy["egress"][0]["to"][0]["ipBlock"]["except"],
+                    }
+                }
+            ],
+            "ports": [{"port": 443, "protocol": "TCP"}],
+        }
+    ]
+    assert "10.0.0.0/8" in policy["egress"][0]["to"][0]["ipBlock"]["except"]
+
+
+def test_offline_needs_a_persistent_cache(plan_with):
+    models = stack_config("local")["kiva:models"]
+    models[0] |= {"offline": True}
+    with pytest.raises(Exception, match=r"offline.*cache\.type: pvc"):
+        plan_with("local", {"kiva:models": models})

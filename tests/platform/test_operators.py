@@ -75,3 +75,11 @@ def test_platform_namespace_is_protected():
         if r.type == "kubernetes:core/v1:Namespace" and r.inputs["metadata"]["name"] == "kiva"
     )
     assert namespace.protect
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_platform_namespace_declares_region_and_jurisdiction(stack):
+    plan = _committed_plan(stack)
+    namespace = next(n for n in find(objects_of(plan), "Namespace") if n["metadata"]["name"] == "kiva")
+    assert namespace["metadata"]["labels"]["kiva.platform/region"] == plan.config["kiva:region"]
+    assert namespace["metadata"]["labels"]["kiva.platform/jurisdiction"] == plan.config["kiva:jurisdiction"]
