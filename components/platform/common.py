@@ -20,9 +20,13 @@ BACKUP_SECRET = "kiva-db-backup"
 #: The label selecting a pool's GPU nodes (set by the cloud layer, or by hand on existing clusters).
 GPU_POOL_LABEL = "kiva.platform/gpu-pool"
 #: Taints GPU nodes carry: AKS docs' `sku=gpu:NoSchedule`, and the GPU operator's `nvidia.com/gpu`.
+GPU_TAINT_TOLERATIONS: list[dict[str, str]] = [
+    {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+]
 GPU_TOLERATIONS = [
-    k8s.core.v1.TolerationArgs(key="sku", operator="Equal", value="gpu", effect="NoSchedule"),
-    k8s.core.v1.TolerationArgs(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),
+    k8s.core.v1.TolerationArgs(key=t["key"], operator=t["operator"], value=t.get("value"), effect=t["effect"])
+    for t in GPU_TAINT_TOLERATIONS
 ]
 
 
@@ -40,10 +44,23 @@ def selector(name: str, component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
 
 
-def child_opts(parent: pulumi.Resource, **extra: object) -> pulumi.ResourceOptions:
-    """Options for a child: `parent=self`, merged with anything extra (depends_on, protect…)."""
+def child_opts(
+    parent: pulumi.Resource,
+    *,
+    depends_on: list[pulumi.Resource] | None = None,
+    protect: bool = False,
+    custom_timeouts: pulumi.CustomTimeouts | None = None,
+    additional_secret_outputs: list[str] | None = None,
+) -> pulumi.ResourceOptions:
+    """Options for a child: `parent=self`, merged with what this child needs besides."""
     return pulumi.ResourceOptions.merge(
-        pulumi.ResourceOptions(parent=parent), pulumi.ResourceOptions(**extra)
+        pulumi.ResourceOptions(parent=parent),
+        pulumi.ResourceOptions(
+            depends_on=depends_on,
+            protect=protect or None,
+            custom_timeouts=custom_timeouts,
+            additional_secret_outputs=additional_secret_outputs,
+        ),
     )
 
 

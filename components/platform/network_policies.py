@@ -9,7 +9,6 @@ Plain NetworkPolicy cannot name hosts, so "the internet" means every address out
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
@@ -34,25 +33,57 @@ GATEWAY_PODS = selector(GATEWAY_NAME, GATEWAY_COMPONENT)
 #: CloudNativePG's instance manager serves status on 8000, PostgreSQL on 5432, metrics on 9187.
 POSTGRES, INSTANCE_STATUS, METRICS = 5432, 8000, 9187
 
-
-def _namespace(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
-
-
-def _pods(match: dict[str, str]) -> dict[str, Any]:
-    return {"podSelector": {"matchLabels": match}}
+net = k8s.networking.v1
+Peer = net.NetworkPolicyPeerArgs
 
 
-def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
-    return [{"port": port, "protocol": protocol} for port in ports]
+def _namespace(name: str, pods: dict[str, str] | None = None) -> Peer:
+    return Peer(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": name}),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods) if pods else None,
+    )
 
 
-def _internet() -> dict[str, Any]:
-    return {"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}
+def _all_namespaces() -> Peer:
+    return Peer(namespace_selector=k8s.meta.v1.LabelSelectorArgs())
 
 
-def _anywhere() -> dict[str, Any]:
-    return {"ipBlock": {"cidr": "0.0.0.0/0"}}
+def _pods(match: dict[str, str]) -> Peer:
+    return Peer(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=match))
+
+
+def _internet() -> Peer:
+    return Peer(ip_block=net.IPBlockArgs(cidr="0.0.0.0/0", except_=PRIVATE_RANGES))
+
+
+def _anywhere() -> Peer:
+    return Peer(ip_block=net.IPBlockArgs(cidr="0.0.0.0/0"))
+
+
+def _ports(*ports: int, protocol: str = "TCP") -> list[net.NetworkPolicyPortArgs]:
+    return [net.NetworkPolicyPortArgs(port=port, protocol=protocol) for port in ports]
+
+
+def _in(peers: list[Peer], ports: list[net.NetworkPolicyPortArgs]) -> net.NetworkPolicyIngressRuleArgs:
+    return net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
+
+
+def _out(peers: list[Peer], ports: list[net.NetworkPolicyPortArgs]) -> net.NetworkPolicyEgressRuleArgs:
+    return net.NetworkPolicyEgressRuleArgs(to=peers, ports=ports)
+
+
+def _spec(
+    pods: dict[str, str] | None,
+    ingress: list[net.NetworkPolicyIngressRuleArgs] | None = None,
+    egress: list[net.NetworkPolicyEgressRuleArgs] | None = None,
+) -> net.NetworkPolicySpecArgs:
+    types = [kind for kind, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
+    return net.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods),
+        policy_types=types,
+        ingress=ingress,
+        egress=egress,
+    )
 
 
 def backup_port(foundation: CloudFoundation) -> int:
@@ -63,89 +94,70 @@ def backup_port(foundation: CloudFoundation) -> int:
     return 443
 
 
-def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, dict[str, Any]]:
-    """NetworkPolicy specs by name (camelCase, as the API takes them)."""
+def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, net.NetworkPolicySpecArgs]:
+    """NetworkPolicy specs by name."""
     clients = [_namespace(ns) for ns in settings.gateway.allowed_namespaces]
     if settings.gateway.ingress is not None:
         clients.append(_namespace(settings.gateway.ingress.controller_namespace))
-    database_clients = [_pods(GATEWAY_PODS)]
-    if settings.database.pooler.enabled:
-        database_clients = [_pods(POOLER_PODS)]
-    specs: dict[str, dict[str, Any]] = {
-        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        "allow-dns": {
-            "podSelector": {},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [_namespace("kube-system") | _pods({"k8s-app": "kube-dns"})],
-                    "ports": _ports(53, protocol="UDP") + _ports(53),
-                }
+    pooled = settings.database.pooler.enabled
+    database_clients = [_pods(POOLER_PODS)] if pooled else [_pods(GATEWAY_PODS)]
+    gateway_egress = [
+        _out([_pods(MODEL_PODS)], _ports(MODEL_PORT)),
+        _out([_pods(POOLER_PODS if pooled else DATABASE_PODS)], _ports(POSTGRES)),
+    ]
+    if settings.providers:
+        gateway_egress.append(_out([_internet()], _ports(443)))
+    database_ingress = [
+        _in(database_clients, _ports(POSTGRES)),
+        _in([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
+        _in([_namespace(CNPG_NAMESPACE)], _ports(POSTGRES, INSTANCE_STATUS)),
+    ]
+    if settings.monitoring.enabled:
+        database_ingress.append(_in([_all_namespaces()], _ports(METRICS)))
+    specs = {
+        "default-deny": net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+        ),
+        "allow-dns": net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+            policy_types=["Egress"],
+            egress=[
+                _out(
+                    [_namespace("kube-system", {"k8s-app": "kube-dns"})],
+                    _ports(53, protocol="UDP") + _ports(53),
+                )
             ],
-        },
-        "gateway-ingress": {
-            "podSelector": {"matchLabels": GATEWAY_PODS},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": clients, "ports": _ports(GATEWAY_PORT)}] if clients else [],
-        },
-        "gateway-egress": {
-            "podSelector": {"matchLabels": GATEWAY_PODS},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {"to": [_pods(MODEL_PODS)], "ports": _ports(MODEL_PORT)},
-                {
-                    "to": [_pods(POOLER_PODS if settings.database.pooler.enabled else DATABASE_PODS)],
-                    "ports": _ports(POSTGRES),
-                },
-                *([{"to": [_internet()], "ports": _ports(443)}] if settings.providers else []),
-            ],
-        },
-        "model-servers": {
-            "podSelector": {"matchLabels": MODEL_PODS},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_pods(GATEWAY_PODS)], "ports": _ports(MODEL_PORT)}],
-        },
-        "database": {
-            "podSelector": {"matchLabels": DATABASE_PODS},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {"from": database_clients, "ports": _ports(POSTGRES)},
-                {"from": [_pods(DATABASE_PODS)], "ports": _ports(POSTGRES, INSTANCE_STATUS)},
-                {"from": [_namespace(CNPG_NAMESPACE)], "ports": _ports(POSTGRES, INSTANCE_STATUS)},
-                *(
-                    [{"from": [{"namespaceSelector": {}}], "ports": _ports(METRICS)}]
-                    if settings.monitoring.enabled
-                    else []
-                ),
-            ],
-            "egress": [
-                {"to": [_pods(DATABASE_PODS)], "ports": _ports(POSTGRES, INSTANCE_STATUS)},
+        ),
+        "gateway-ingress": _spec(
+            GATEWAY_PODS, ingress=[_in(clients, _ports(GATEWAY_PORT))] if clients else []
+        ),
+        "gateway-egress": _spec(GATEWAY_PODS, egress=gateway_egress),
+        "model-servers": _spec(MODEL_PODS, ingress=[_in([_pods(GATEWAY_PODS)], _ports(MODEL_PORT))]),
+        "database": _spec(
+            DATABASE_PODS,
+            ingress=database_ingress,
+            egress=[
+                _out([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
                 # The instance manager talks to the Kubernetes API; the plugin to the backup store.
-                {"to": [_anywhere()], "ports": _ports(443, 6443)},
-                {"to": [_anywhere()], "ports": _ports(backup_port(foundation))},
+                _out([_anywhere()], _ports(443, 6443)),
+                _out([_anywhere()], _ports(backup_port(foundation))),
             ],
-        },
+        ),
     }
     if any(not model.offline for model in settings.models):
         # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
-        specs["model-download"] = {
-            "podSelector": {"matchLabels": MODEL_PODS | {DOWNLOAD_LABEL: "huggingface"}},
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [_internet()], "ports": _ports(443)}],
-        }
-    if settings.database.pooler.enabled:
-        specs["pooler"] = {
-            "podSelector": {"matchLabels": POOLER_PODS},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {"from": [_pods(GATEWAY_PODS)], "ports": _ports(POSTGRES)},
-                {"from": [_namespace(CNPG_NAMESPACE)], "ports": _ports(POSTGRES)},
+        specs["model-download"] = _spec(
+            MODEL_PODS | {DOWNLOAD_LABEL: "huggingface"}, egress=[_out([_internet()], _ports(443))]
+        )
+    if pooled:
+        specs["pooler"] = _spec(
+            POOLER_PODS,
+            ingress=[
+                _in([_pods(GATEWAY_PODS)], _ports(POSTGRES)),
+                _in([_namespace(CNPG_NAMESPACE)], _ports(POSTGRES)),
             ],
-            "egress": [
-                {"to": [_pods(DATABASE_PODS)], "ports": _ports(POSTGRES)},
-                {"to": [_anywhere()], "ports": _ports(443, 6443)},
-            ],
-        }
+            egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
+        )
     return specs
 
 

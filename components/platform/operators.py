@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import EXTERNAL_SECRETS_NAMESPACE
-from components.platform.common import GPU_POOL_LABEL, GPU_TOLERATIONS, child_opts
+from components.platform.common import GPU_POOL_LABEL, GPU_TAINT_TOLERATIONS, child_opts
 from components.platform.namespaces import (
     CERT_MANAGER_NAMESPACE,
     CNPG_NAMESPACE,
@@ -35,10 +35,7 @@ def gpu_pools_by_driver(settings: StackSettings, driver: str) -> list[str]:
 
 
 def _tolerations() -> list[dict[str, str]]:
-    return [
-        {"key": t.key, "operator": t.operator, "effect": t.effect, **({"value": t.value} if t.value else {})}
-        for t in GPU_TOLERATIONS
-    ]
+    return [dict(toleration) for toleration in GPU_TAINT_TOLERATIONS]
 
 
 def _pool_affinity(pools: list[str]) -> dict[str, Any]:

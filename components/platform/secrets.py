@@ -9,7 +9,7 @@ a ConfigMap, an env literal or an output: consumers reference it with `secretKey
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -105,6 +105,15 @@ def config_fallbacks(settings: StackSettings) -> dict[str, str]:
     }
     fallbacks |= {SecretName.provider_api_key(p.name): p.api_key_secret for p in settings.providers}
     return fallbacks
+
+
+def _url_filler(template: str) -> Callable[[dict[str, str]], str]:
+    """Fills `{key}` fields of a URL template with URL-quoted values (passwords may hold `@`, `/`, `:`)."""
+
+    def fill(values: dict[str, str]) -> str:
+        return template.format(**{key: quote(value, safe="") for key, value in values.items()})
+
+    return fill
 
 
 class PlatformSecrets(pulumi.ComponentResource):
@@ -244,13 +253,7 @@ class PlatformSecrets(pulumi.ComponentResource):
             data |= dict(spec.literals)
             for key, url in spec.urls.items():
                 parts = {k: value(n) for k, n in spec.keys.items()}
-                data[key] = pulumi.Output.secret(
-                    pulumi.Output.all(**parts).apply(
-                        lambda resolved, url=url: url.format(
-                            **{k: quote(v, safe="") for k, v in resolved.items()}
-                        )
-                    )
-                )
+                data[key] = pulumi.Output.secret(pulumi.Output.all(**parts).apply(_url_filler(url)))
             secrets.append(
                 k8s.core.v1.Secret(
                     f"{self._name}-{spec.name}",
