@@ -69,7 +69,6 @@ def gateway_env(settings: StackSettings) -> list[k8s.core.v1.EnvVarArgs]:
         env("JSON_LOGS", "True"),
         env("USE_PRISMA_MIGRATE", "True"),
         env("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
-        env("HOME", "/tmp"),
     ]
     if not settings.telemetry.enabled:
         variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]

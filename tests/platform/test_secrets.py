@@ -107,3 +107,10 @@ def test_external_secrets_create_what_the_workloads_read():
     assert remote["PROVIDER_AZURE_OPENAI_EU_API_KEY"] == "provider-azure-openai-eu-api-key"
     url = gateway["target"]["template"]["data"]["DATABASE_URL"]
     assert url.startswith("postgresql://litellm:{{ .password | urlquery }}@kiva-db-pooler-rw.kiva.svc")
+
+
+def test_database_url_quotes_the_password():
+    from components.platform.secrets import _url_filler
+
+    fill = _url_filler("postgresql://litellm:{password}@kiva-db-rw:5432/litellm")
+    assert fill({"password": "a@b/c:d"}) == "postgresql://litellm:a%40b%2Fc%3Ad@kiva-db-rw:5432/litellm"
