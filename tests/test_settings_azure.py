@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (a table of full user-facing messages reads better unwrapped)
 """Misconfigurations of the Azure cluster and GPU pools fail before any resource, with a clear message."""
 
 from __future__ import annotations

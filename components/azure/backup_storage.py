@@ -85,8 +85,9 @@ class BackupStorage(pulumi.ComponentResource):
             account_name=self.account.name,
             resource_group_name=resource_group_name,
             public_access=storage.PublicAccess.NONE,
+            # The backups themselves: protected like the account that holds them.
             opts=pulumi.ResourceOptions.merge(
-                child_opts, pulumi.ResourceOptions(depends_on=[self.blob_service])
+                child_opts, pulumi.ResourceOptions(depends_on=[self.blob_service], protect=True)
             ),
         )
         self.writer = FederatedIdentity(

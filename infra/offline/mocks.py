@@ -106,8 +106,12 @@ class KivaMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> dict[str, Any]:
         if args.token == "azure-native:authorization:getClientConfig":
-            return {"clientId": DEPLOYER_CLIENT_ID, "objectId": DEPLOYER_OBJECT_ID,
-                    "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
+            return {
+                "clientId": DEPLOYER_CLIENT_ID,
+                "objectId": DEPLOYER_OBJECT_ID,
+                "subscriptionId": SUBSCRIPTION_ID,
+                "tenantId": TENANT_ID,
+            }
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             cluster = str(args.args.get("resourceName", "aks"))
             kubeconfig = mock_kubeconfig(f"https://{cluster}.hcp.germanywestcentral.azmk8s.io:443", cluster)
@@ -125,10 +129,15 @@ class KivaMocks(pulumi.runtime.Mocks):
         explicit = _NAME_KEYS.get(args.typ.removeprefix("azure-native:"))
         if explicit and isinstance(args.inputs.get(explicit), str):
             return str(args.inputs[explicit])
+        prefix = args.typ.rsplit(":", 1)[-1].lower()[:4]
         for key, value in args.inputs.items():
-            if key.endswith("Name") and key not in ("resourceGroupName",) and isinstance(value, str):
-                if key.lower().startswith(args.typ.rsplit(":", 1)[-1].lower()[:4]) or key == "resourceName":
-                    return value
+            if (
+                key.endswith("Name")
+                and key != "resourceGroupName"
+                and isinstance(value, str)
+                and (key.lower().startswith(prefix) or key == "resourceName")
+            ):
+                return value
         return args.name
 
     def _resource_id(self, args: MockResourceArgs) -> str:
@@ -148,12 +157,21 @@ class KivaMocks(pulumi.runtime.Mocks):
         return {
             "fqdn": f"{name}.hcp.germanywestcentral.azmk8s.io",
             # The API spells it `issuerURL` (ManagedClusterOIDCIssuerProfileResponse).
-            "oidcIssuerProfile": {**(state.get("oidcIssuerProfile") or {}),
-                                  "issuerURL": f"https://germanywestcentral.oic.prod-aks.azure.com/{TENANT_ID}/{stable_uuid(name)}/"},
-            "identityProfile": {"kubeletidentity": {"clientId": stable_uuid(name, "kubelet"),
-                                                    "objectId": stable_uuid(name, "kubelet-object")}},
-            "identity": {**(state.get("identity") or {}), "principalId": stable_uuid(name, "principal"),
-                         "tenantId": TENANT_ID},
+            "oidcIssuerProfile": {
+                **(state.get("oidcIssuerProfile") or {}),
+                "issuerURL": f"https://germanywestcentral.oic.prod-aks.azure.com/{TENANT_ID}/{stable_uuid(name)}/",
+            },
+            "identityProfile": {
+                "kubeletidentity": {
+                    "clientId": stable_uuid(name, "kubelet"),
+                    "objectId": stable_uuid(name, "kubelet-object"),
+                }
+            },
+            "identity": {
+                **(state.get("identity") or {}),
+                "principalId": stable_uuid(name, "principal"),
+                "tenantId": TENANT_ID,
+            },
         }
 
     @staticmethod
@@ -164,8 +182,11 @@ class KivaMocks(pulumi.runtime.Mocks):
 
     @staticmethod
     def _identity(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
-        return {"clientId": stable_uuid(state["id"], "client"), "principalId": stable_uuid(state["id"], "principal"),
-                "tenantId": TENANT_ID}
+        return {
+            "clientId": stable_uuid(state["id"], "client"),
+            "principalId": stable_uuid(state["id"], "principal"),
+            "tenantId": TENANT_ID,
+        }
 
     @staticmethod
     def _resource_group(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:

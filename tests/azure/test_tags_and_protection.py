@@ -56,6 +56,7 @@ def test_data_holders_are_protected(plan_of, stack):
         "azure-native:keyvault:Vault",
         "azure-native:keyvault:Secret",  # the salt key
         "azure-native:storage:StorageAccount",
+        "azure-native:storage:BlobContainer",
     } <= protected
     assert ("azure-native:containerservice:ManagedCluster" in protected) == (stack == "prod")
     salt = next(r for r in plan.resources if r.name.endswith("-salt-key") and r.type.startswith("random:"))
