@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,12 @@ from infra.settings import AzureCluster
 
 #: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud).
 PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
+
+
+def vault_name_stem(prefix: str) -> str:
+    """At most 14 letters, digits and single hyphens: with `-` and 6 random characters a valid vault name."""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", prefix))
+    return cleaned[:14].strip("-") or "kiva"
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class KeyVault(pulumi.ComponentResource):
         )
         self.vault = keyvault.Vault(
             name,
-            vault_name=pulumi.Output.concat(resource_prefix(name)[:14], "-", suffix.result),
+            vault_name=pulumi.Output.concat(vault_name_stem(resource_prefix(name)), "-", suffix.result),
             resource_group_name=resource_group_name,
             location=ctx.location,
             properties=keyvault.VaultPropertiesArgs(

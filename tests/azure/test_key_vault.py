@@ -140,3 +140,17 @@ def test_external_secrets_identity_is_federated_with_its_service_account(plan_of
     assert credential["audiences"] == ["api://AzureADTokenExchange"]
     assert credential["issuer"] == plan.stack_outputs["oidcIssuerUrl"]
     assert credential["issuer"].startswith("https://")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "stem"),
+    [
+        ("kiva-prod", "kiva-prod"),
+        ("kiva-agency_test.1", "kiva-agency-te"),
+        ("kiva-abcdefghi-xyz", "kiva-abcdefghi"),
+    ],
+)
+def test_vault_name_stem_is_valid_for_any_stack_name(prefix, stem):
+    from components.azure.key_vault import vault_name_stem
+
+    assert vault_name_stem(prefix) == stem
