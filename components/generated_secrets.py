@@ -27,7 +27,9 @@ class GeneratedSecrets(pulumi.ComponentResource):
             special=False,
             opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(protect=True)),
         )
-        database = random.RandomPassword(f"{name}-database-password", length=32, special=False, opts=child_opts)
+        database = random.RandomPassword(
+            f"{name}-database-password", length=32, special=False, opts=child_opts
+        )
         # The SDK marks `result` secret through additional_secret_outputs, which the mock engine does not
         # apply: wrapping explicitly keeps the values secret in both worlds.
         self.values = {

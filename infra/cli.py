@@ -131,7 +131,8 @@ def plan(
         stack,
         policy_config,
         None,
-        header=f"Plan of stack {stack} (project {result.project}): {len(result.resources)} resources",
+        header=f"Plan of stack {stack} (project {result.project}): "
+        f"{sum(r.custom for r in result.resources)} resources",
     )
 
 

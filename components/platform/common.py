@@ -9,6 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.settings import GpuPool
+
 PART_OF = "kiva"
 
 #: Names of the Kubernetes Secrets the platform's workloads read (created by `PlatformSecrets`).
@@ -28,6 +30,15 @@ GPU_TOLERATIONS = [
     k8s.core.v1.TolerationArgs(key=t["key"], operator=t["operator"], value=t.get("value"), effect=t["effect"])
     for t in GPU_TAINT_TOLERATIONS
 ]
+#: AKS taints every node of a spot pool with this; pods for spot GPU pools must tolerate it too.
+SPOT_TOLERATION = k8s.core.v1.TolerationArgs(
+    key="kubernetes.azure.com/scalesetpriority", operator="Equal", value="spot", effect="NoSchedule"
+)
+
+
+def gpu_tolerations(pool: GpuPool) -> list[k8s.core.v1.TolerationArgs]:
+    """The tolerations a pod needs to land on `pool`: the GPU taints, plus the spot taint on spot pools."""
+    return [*GPU_TOLERATIONS, SPOT_TOLERATION] if pool.spot else list(GPU_TOLERATIONS)
 
 
 def labels(name: str, component: str) -> dict[str, str]:

@@ -17,13 +17,13 @@ import pulumi_kubernetes as k8s
 from components.contracts import PLATFORM_NAMESPACE
 from components.platform.common import (
     GPU_POOL_LABEL,
-    GPU_TOLERATIONS,
     HUGGING_FACE_SECRET,
     child_opts,
     container_security,
     empty_dir,
     env,
     env_from_secret,
+    gpu_tolerations,
     http_probe,
     labels,
     pod_security,
@@ -215,7 +215,7 @@ class ModelServer(pulumi.ComponentResource):
                 empty_dir("tmp", "2Gi"),
             ],
             node_selector=None if model.cpu else {GPU_POOL_LABEL: model.pool or ""},
-            tolerations=None if model.cpu else GPU_TOLERATIONS,
+            tolerations=None if model.cpu else gpu_tolerations(settings.pool(model.pool or "")),
         )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",

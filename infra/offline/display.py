@@ -16,17 +16,20 @@ def component_tree(resources: Iterable[PlannedResource]) -> list[str]:
         children[resource.parent].append(resource)
 
     def count(urn: str) -> int:
-        return sum(
-            (1 if child.type.startswith(("kiva:", "pulumi:pulumi:")) is False else 0) + count(child.urn)
-            for child in children[urn]
-        )
+        """Custom resources below `urn`, at any depth (components themselves are not counted)."""
+        return sum(int(not is_component(child)) + count(child.urn) for child in children[urn])
+
+    def is_component(resource: PlannedResource) -> bool:
+        return resource.type.startswith(("kiva:", "pulumi:pulumi:"))
 
     lines: list[str] = []
 
     def walk(resource: PlannedResource, prefix: str, last: bool, root: bool) -> None:
         branch = "" if root else ("└─ " if last else "├─ ")
-        lines.append(f"{prefix}{branch}{resource.name} ({resource.type}): {count(resource.urn)} resources")
-        components = [c for c in children[resource.urn] if c.type.startswith(("kiva:", "pulumi:pulumi:"))]
+        total = count(resource.urn)
+        noun = "resource" if total == 1 else "resources"
+        lines.append(f"{prefix}{branch}{resource.name} ({resource.type}): {total} {noun}")
+        components = [c for c in children[resource.urn] if is_component(c)]
         for index, child in enumerate(components):
             walk(
                 child,

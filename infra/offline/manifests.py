@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from infra.offline.digest import blind
+from infra.offline.digest import blind, is_secret
 from infra.offline.engine import Plan
 
 REDACTED = "[redacted]"
@@ -32,8 +33,11 @@ def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
         metadata.setdefault("name", f"{resource.name}-xxxxxxxx")
         if manifest.get("kind") == "Secret":
             for field in ("data", "stringData"):
-                if field in manifest:
-                    manifest[field] = dict.fromkeys(manifest[field], REDACTED)
+                values = resource.inputs.get(field)
+                if values is not None and is_secret(values):  # one secret map: its keys are worth showing
+                    values = values["value"]
+                if isinstance(values, Mapping):
+                    manifest[field] = dict.fromkeys(values, REDACTED)
         objects.append(manifest)
     return objects
 

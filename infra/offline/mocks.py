@@ -104,7 +104,10 @@ class KivaMocks(pulumi.runtime.Mocks):
             state.update(extra(args, state))
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self._answer(args), []
+
+    def _answer(self, args: MockCallArgs) -> dict[str, Any]:
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": DEPLOYER_CLIENT_ID,
@@ -120,7 +123,9 @@ class KivaMocks(pulumi.runtime.Mocks):
                     {"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}
                 ]
             }
-        return {}
+        raise NotImplementedError(
+            f"the offline engine has no answer for invoke {args.token}; add one to KivaMocks"
+        )
 
     # Per-type outputs -------------------------------------------------------------------------------
 
