@@ -44,7 +44,9 @@ def test_plan_of_committed_stack_exits_zero(written_plans, stack):
     assert f"Plan of stack {stack} (project kiva)" in result.output
     total = re.search(r"\(project kiva\): (\d+) resources", result.output)
     in_tree = re.search(r"kiva-" + stack + r" \(pulumi:pulumi:Stack\): (\d+) resources", result.output)
-    assert total and in_tree and total.group(1) == in_tree.group(1), "header and tree count the same resources"
+    assert total and in_tree and total.group(1) == in_tree.group(1), (
+        "header and tree count the same resources"
+    )
     assert "Policies: " in result.output and "0 mandatory violation(s)" in result.output
 
 
