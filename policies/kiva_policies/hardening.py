@@ -7,14 +7,12 @@ Security, 5.4 Secrets) and the CIS Microsoft Azure Foundations Benchmark (Key Va
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from functools import partial
 from itertools import pairwise
 from typing import Any
 
-import yaml
 from pulumi_policy import (
     PolicyConfigSchema,
     ReportViolation,
@@ -43,6 +41,7 @@ from kiva_policies.base import (
     run_checks,
     settings,
 )
+from kiva_policies.residency import parse_yaml
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 KEY_VAULT = "azure-native:keyvault:Vault"
@@ -477,8 +476,7 @@ def _check_secret_literals(args: ResourceValidationArgs, report: ReportViolation
             value = data[key]
             entries: list[tuple[str, str, Any]] = [(key, key, value)]
             if isinstance(value, str) and key.endswith((".yaml", ".yml")):
-                with contextlib.suppress(yaml.YAMLError):
-                    entries.extend(_walk(yaml.safe_load(value), key))
+                entries.extend(_walk(parse_yaml(value), key))
             for path, name, scalar in entries:
                 problem = None if name in allowed else secret_finding(name, scalar)
                 if problem:

@@ -6,6 +6,7 @@ where data is processed (OPS.2.2 Cloud-Nutzung) are why these policies are manda
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -272,6 +273,18 @@ PROVIDER_SCHEMA = PolicyConfigSchema(
 )
 
 
+@functools.lru_cache(maxsize=32)
+def parse_yaml(text: str) -> Any:
+    """Parse YAML held in a property, once per distinct text: several policies read the same ConfigMap.
+
+    The result is shared between callers, who only read it. Invalid YAML gives None.
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
 def litellm_config(props: Mapping[str, Any]) -> dict[str, Any] | None:
     """The parsed LiteLLM `config.yaml` of a ConfigMap, or None when the ConfigMap is not LiteLLM's."""
     text = get(props, "data", "config.yaml")
@@ -281,10 +294,7 @@ def litellm_config(props: Mapping[str, Any]) -> dict[str, Any] | None:
         raise BlindedValueError("data.config.yaml")
     if not isinstance(text, str):
         return None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    document = parse_yaml(text)
     if not isinstance(document, dict):
         return None
     if not {"model_list", "general_settings", "litellm_settings", "router_settings"} & document.keys():

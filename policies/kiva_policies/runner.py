@@ -247,6 +247,9 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
     disabled: list[str] = []
     in_force: dict[str, dict] = {}
     props_of = {resource.urn: engine_props(resource.props or {}) for resource in resources}
+    # Proxies only intercept reads: one per resource serves every policy (building them dominates).
+    proxied = {urn: unknown_checking_proxy(props) for urn, props in props_of.items()}
+    stack_resources: list[PolicyResource] | None = None
     for policy in POLICIES:
         level, config = resolved[policy.name]
         if level == EnforcementLevel.DISABLED.value:
@@ -261,7 +264,7 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
             for resource in resources:
                 args = ResourceValidationArgs(
                     resource.type,
-                    unknown_checking_proxy(props_of[resource.urn]),
+                    proxied[resource.urn],
                     resource.urn,
                     resource.name,
                     _options(resource),
@@ -270,17 +273,16 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
                 )
                 _run(policy, args, level, resource.urn, findings)
         elif isinstance(policy, StackValidationPolicy):
-            policy_resources = _policy_resources(resources, props_of)
-            _run(policy, StackValidationArgs(policy_resources, dict(config)), level, "", findings)
+            if stack_resources is None:
+                stack_resources = _policy_resources(resources, proxied)
+            _run(policy, StackValidationArgs(stack_resources, dict(config)), level, "", findings)
     return PolicyReport(policies=ran, findings=findings, levels=levels, disabled=disabled, settings=in_force)
 
 
-def _policy_resources(resources: list[PlannedResource], props_of: dict[str, Any]) -> list[PolicyResource]:
+def _policy_resources(resources: list[PlannedResource], proxied: dict[str, Any]) -> list[PolicyResource]:
     """`PolicyResource`s linked to their parents and dependencies, as `AnalyzeStack` links them."""
     built = {
-        r.urn: PolicyResource(
-            r.type, unknown_checking_proxy(props_of[r.urn]), r.urn, r.name, _options(r), None, None, [], {}
-        )
+        r.urn: PolicyResource(r.type, proxied[r.urn], r.urn, r.name, _options(r), None, None, [], {})
         for r in resources
     }
     for r in resources:
