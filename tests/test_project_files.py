@@ -38,3 +38,13 @@ def test_every_direct_dependency_is_pinned_exactly():
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
     pins = project["project"]["dependencies"] + project["dependency-groups"]["dev"]
     assert all("==" in pin for pin in pins), [pin for pin in pins if "==" not in pin]
+
+
+def test_readme_configuration_reference_is_generated_from_the_models():
+    """Every key is documented: the README's table is exactly what the models generate."""
+    from infra.settings.reference import END, START, render
+
+    readme = (PROJECT_DIR / "README.md").read_text()
+    block = readme[readme.index(START) : readme.index(END) + len(END)]
+    assert block == render(), "run `uv run python -m infra.settings.reference --write README.md`"
+    assert "`kiva:models[].gpus`" in block and "`kiva:retention.backupDays`" in block

@@ -18,9 +18,13 @@ class SystemPool(KivaModel):
     """The AKS system node pool: runs CriticalAddonsOnly workloads (CoreDNS, operators' webhooks)."""
 
     vm_size: str = "Standard_D4ds_v5"
+    """VM size of the system nodes."""
     min_count: int = Field(1, ge=1, le=100)
+    """Fewest system nodes (autoscaler)."""
     max_count: int = Field(3, ge=1, le=100)
+    """Most system nodes (autoscaler)."""
     os_disk_size_gb: int = Field(128, ge=30, le=2048)
+    """OS disk of each system node, in GB."""
 
     @model_validator(mode="after")
     def _min_le_max(self) -> SystemPool:
@@ -42,7 +46,9 @@ class ApiServer(KivaModel):
     """How the Kubernetes API server is reached: privately, or from authorised IP ranges only."""
 
     private: bool = False
+    """A private API server, reachable only from the virtual network."""
     authorized_ip_ranges: list[str] = Field(default_factory=list)
+    """CIDR ranges allowed to reach a public API server; never `0.0.0.0/0` in production."""
 
     @field_validator("authorized_ip_ranges")
     @classmethod
@@ -65,14 +71,18 @@ class MaintenanceWindow(KivaModel):
         "Sunday"
     )
     start_hour: int = Field(2, ge=0, le=23)
+    """Hour (0-23, local to `utcOffset`) the weekly window opens."""
     duration_hours: int = Field(4, ge=4, le=24)
+    """Length of the window (AKS requires at least 4 hours)."""
     utc_offset: str = Field("+01:00", pattern=r"^[+-][0-9]{2}:[0-9]{2}$")
+    """UTC offset of the window, e.g. `+01:00`."""
 
 
 class KeyVaultAccess(KivaModel):
     """Network access to the Key Vault: a private endpoint, or a default-deny firewall with allowed IPs."""
 
     private_endpoint: bool = False
+    """Close the vault to public networks and reach it through a private endpoint (production)."""
     allowed_ips: list[str] = Field(default_factory=list)
     """IPs or CIDR ranges let through the vault firewall (only without a private endpoint)."""
 
@@ -104,11 +114,17 @@ class AzureNetwork(KivaModel):
     """
 
     vnet_cidr: str = "10.240.0.0/16"
+    """Address space of the virtual network."""
     node_subnet_cidr: str = "10.240.0.0/20"
+    """Subnet of the nodes (inside the virtual network)."""
     private_endpoint_subnet_cidr: str = "10.240.16.0/24"
+    """Subnet of private endpoints (inside the virtual network)."""
     pod_cidr: str = "10.244.0.0/16"
+    """Pod addresses (Azure CNI overlay; outside the virtual network)."""
     service_cidr: str = "10.0.0.0/16"
+    """Kubernetes service addresses (outside the virtual network)."""
     dns_service_ip: str = "10.0.0.10"
+    """Cluster DNS address, inside the service range."""
 
     @field_validator(
         "vnet_cidr", "node_subnet_cidr", "private_endpoint_subnet_cidr", "pod_cidr", "service_cidr"
@@ -152,18 +168,29 @@ class AzureCluster(KivaModel):
     """A new, hardened AKS cluster with its Key Vault, Log Analytics workspace and backup storage."""
 
     provider: Literal["azure"]
+    """`azure`: create a new AKS cluster."""
     kubernetes_version: KubernetesVersion
+    """Pinned Kubernetes version, e.g. `"1.34"` (quote it in YAML)."""
     system_pool: SystemPool = SystemPool()
+    """The system node pool (tainted CriticalAddonsOnly)."""
     zones: list[Zone] = Field(default_factory=list)
+    """Availability zones for the system pool; at least 2 in production."""
     api_server: ApiServer = ApiServer()
+    """How the Kubernetes API server is reached."""
     admin_group_object_ids: list[ObjectId] = Field(default_factory=list)
     """Entra ID groups that become cluster admins (Azure RBAC); local accounts are disabled."""
     network_policy: Literal["cilium", "azure"] = "cilium"
+    """Network policy engine of the cluster."""
     network: AzureNetwork = AzureNetwork()
+    """Address ranges of the virtual network, pods and services."""
     sku_tier: Literal["Free", "Standard", "Premium"] = "Free"
+    """AKS tier; production needs `Standard` or `Premium`."""
     maintenance: MaintenanceWindow = MaintenanceWindow()
+    """Weekly window for automatic patch and node-image upgrades."""
     key_vault: KeyVaultAccess = KeyVaultAccess()
+    """Network access to the Key Vault."""
     storage_class: str = "managed-csi-premium"
+    """Storage class for the database and model caches."""
 
 
 class ExistingCluster(KivaModel):
@@ -174,10 +201,15 @@ class ExistingCluster(KivaModel):
     """
 
     provider: Literal["existing"]
+    """`existing`: deploy onto a cluster that already exists."""
     kubernetes_version: KubernetesVersion
+    """The cluster's Kubernetes version, e.g. `"1.34"`: manifests are validated against it."""
     context: str | None = None
+    """kubeconfig context to use (otherwise the current context, or the secure `kiva:kubeconfig`)."""
     storage_class: str = "standard"
+    """Storage class for the database and model caches."""
     zones: list[str] = Field(default_factory=list)
+    """Zone names of the cluster's nodes, for spreading replicas."""
 
 
 Cluster = Annotated[AzureCluster | ExistingCluster, Field(discriminator="provider")]
@@ -188,15 +220,25 @@ class GpuPool(KivaModel):
     by `gpuType` and `gpusPerNode` and selected by its `kiva.platform/gpu-pool` node label."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,11}$")]
+    """Pool name (lowercase, at most 12 characters); nodes carry the label `kiva.platform/gpu-pool=<name>`."""
     vm_size: str | None = None
+    """Azure GPU VM size, from the known table (e.g. `Standard_NC4as_T4_v3`, `Standard_NC24ads_A100_v4`)."""
     gpu_type: GpuType | None = None
+    """GPU type of an existing cluster's pool (`t4`, `a10`, `a100`, `h100`)."""
     gpus_per_node: int | None = Field(None, ge=1, le=8)
+    """GPUs per node of an existing cluster's pool."""
     min_count: int = Field(0, ge=0, le=100)
+    """Fewest nodes; 0 lets an idle pool cost nothing."""
     max_count: int = Field(1, ge=1, le=100)
+    """Most nodes."""
     driver: Literal["aks", "operator"] = "aks"
+    """`aks`: AKS installs the NVIDIA driver (plus the device plugin); `operator`: the NVIDIA GPU operator does."""
     spot: bool = False
+    """Run on spot VMs (cheap, evictable: for dev)."""
     os_disk_size_gb: int = Field(256, ge=128, le=2048)
+    """OS disk per node in GB, sized for vLLM images."""
     zones: list[Zone] = Field(default_factory=list)
+    """Availability zones of the pool."""
 
     @model_validator(mode="after")
     def _shape(self) -> GpuPool:

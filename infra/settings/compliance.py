@@ -28,7 +28,9 @@ class Telemetry(KivaModel):
     """Usage telemetry of every component. Off; switching it on needs a written justification."""
 
     enabled: bool = False
+    """Usage telemetry on; requires `overrideJustification`."""
     override_justification: str | None = Field(None, min_length=20)
+    """Who approved sending usage data, and why (at least 20 characters)."""
 
     @model_validator(mode="after")
     def _explicit_override(self) -> Telemetry:
@@ -44,6 +46,10 @@ class Tags(KivaModel):
     """Tags put on every cloud resource (and as labels where Kubernetes allows)."""
 
     owner: str = Field(min_length=1)
+    """Team or mailbox that owns the stack."""
     cost_center: str = Field(min_length=1)
+    """Cost centre billed."""
     data_classification: Literal["public", "internal", "confidential", "VS-NfD"]
+    """Highest classification of data processed."""
     extra: dict[str, str] = Field(default_factory=dict)
+    """More tags, as given."""

@@ -31,20 +31,33 @@ class StackSettings(KivaModel):
     """Everything under `kiva:` in `Pulumi.<stack>.yaml`, validated before any resource is registered."""
 
     environment: Literal["development", "production"]
+    """`production` turns on the high-availability rules (≥ 2 gateway replicas, ≥ 3 database instances, zones, Standard tier)."""
     region: str = Field(min_length=2)
+    """The provider's region name: an Azure region (`germanywestcentral`), or for existing clusters e.g. `eu01` (STACKIT) or `on-prem`."""
     jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
     """ISO country code where the platform's data is kept."""
     cluster: Cluster
+    """Where the platform runs: `provider: azure` (a new AKS cluster) or `provider: existing`."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
+    """GPU node pools the models run on; none on CPU-only stacks."""
     models: list[Model] = Field(min_length=1)
+    """Models served by vLLM and published through the gateway."""
     gateway: Gateway = Gateway()
+    """The LiteLLM gateway."""
     database: Database = Database()
+    """The gateway's PostgreSQL (CloudNativePG)."""
     backups: Backups = Backups()
+    """Database backups through the Barman Cloud plugin."""
     retention: Retention
+    """Retention periods; every value is required."""
     telemetry: Telemetry = Telemetry()
+    """Usage telemetry of all components: off."""
     providers: list[ExternalProvider] = Field(default_factory=list)
+    """External LLM providers reached through the gateway."""
     monitoring: Monitoring = Monitoring()
+    """Prometheus Operator integration."""
     tags: Tags
+    """Ownership and classification tags on every cloud resource."""
 
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
     """Secure config values present in the stack (names without `kiva:`); from the loader's context."""

@@ -14,45 +14,64 @@ SecretKeyName = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]{2,62}$")]
 
 class ResourceAmounts(KivaModel):
     cpu: Quantity
+    """CPU, e.g. `500m` or `2`."""
     memory: Quantity
+    """Memory, e.g. `4Gi`."""
 
 
 class Resources(KivaModel):
     """Container requests and limits."""
 
     requests: ResourceAmounts
+    """What the scheduler reserves."""
     limits: ResourceAmounts
+    """The most the container may use."""
 
 
 class ModelCache(KivaModel):
     """Where model weights are cached: a PVC survives restarts (RWO, so rollouts use `Recreate`)."""
 
     type: Literal["pvc", "emptyDir"] = "pvc"
+    """`pvc` (kept across restarts) or `emptyDir` (downloaded on every start)."""
     size: Quantity = "100Gi"
+    """Size of the cache volume."""
     storage_class: str | None = None
+    """Storage class of the PVC (default: the cluster's)."""
 
 
 class Model(KivaModel):
     """A model served by vLLM and published through the gateway under `servedName`."""
 
     name: DnsLabel
+    """Short name; becomes part of Kubernetes resource names."""
     hugging_face_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")]
+    """Model id on Hugging Face, e.g. `meta-llama/Llama-3.1-8B-Instruct`."""
     served_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$")]
+    """The name clients use in the OpenAI API (`model`)."""
     parameters_billion: float = Field(gt=0, le=1000)
     """Parameter count, for the GPU-memory sizing check."""
     pool: str | None = None
     """The GPU pool to run on; omit together with `cpu: true` for CPU-only inference."""
     cpu: bool = False
+    """Serve on CPU with vLLM's CPU image (no GPU pool)."""
     gpus: int = Field(1, ge=1, le=8)
+    """GPUs per replica (`--tensor-parallel-size`); all on one node."""
     replicas: int = Field(1, ge=1, le=20)
+    """Model server replicas."""
     max_model_len: int = Field(8192, ge=256, le=1_048_576)
+    """Context length (`--max-model-len`)."""
     gpu_memory_utilization: float = Field(0.9, ge=0.5, le=0.95)
+    """Share of GPU memory vLLM may use (`--gpu-memory-utilization`)."""
     dtype: Literal["auto", "half", "float16", "bfloat16"] = "auto"
+    """Weights' data type (`--dtype`); T4 needs `half`, which `auto` becomes there."""
     gated: bool = False
     """Gated on Hugging Face: the token `kiva:huggingFaceToken` is mounted."""
     cache: ModelCache = ModelCache()
+    """Where the model weights are cached."""
     resources: Resources | None = None
+    """CPU and memory of the model server (defaults sized from the model)."""
     extra_args: list[str] = Field(default_factory=list)
+    """Further `vllm serve` arguments, appended as given."""
     offline: bool = False
     """Weights are pre-staged in the cache: no Hugging Face download (`HF_HUB_OFFLINE=1`) and no egress."""
 
@@ -75,22 +94,30 @@ class Ingress(KivaModel):
     """Publishes the gateway through an ingress controller with TLS from cert-manager."""
 
     class_name: str = "nginx"
+    """Ingress class of the controller."""
     host: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    """Public host name of the gateway."""
     cluster_issuer: str
+    """cert-manager ClusterIssuer for the TLS certificate."""
     controller_namespace: DnsLabel = "ingress-nginx"
+    """Namespace of the ingress controller (allowed to reach the gateway)."""
 
 
 class Gateway(KivaModel):
     """The LiteLLM gateway: the platform's OpenAI-compatible endpoint."""
 
     min_replicas: int = Field(1, ge=1, le=50)
+    """Fewest gateway replicas (HPA); at least 2 in production."""
     max_replicas: int = Field(3, ge=1, le=100)
+    """Most gateway replicas (HPA)."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="1", memory="2Gi"), limits=ResourceAmounts(cpu="2", memory="4Gi")
     )
+    """CPU and memory per replica; workers follow the CPU request."""
     database_connection_pool_limit: int = Field(10, ge=1, le=100)
     """Connections per worker (`general_settings.database_connection_pool_limit`)."""
     ingress: Ingress | None = None
+    """Publish the gateway through an ingress with TLS (optional)."""
     allowed_namespaces: list[DnsLabel] = Field(default_factory=list)
     """Namespaces whose pods may call the gateway directly (besides the ingress controller)."""
 
@@ -105,6 +132,7 @@ class Gateway(KivaModel):
 
 class Storage(KivaModel):
     size: Quantity = "20Gi"
+    """Volume size (it cannot shrink later)."""
     storage_class: str | None = None
     """Defaults to the cluster's storage class."""
 
@@ -113,20 +141,28 @@ class Pooler(KivaModel):
     """A CloudNativePG PgBouncer pooler in front of the primary."""
 
     enabled: bool = False
+    """Put a PgBouncer pooler in front of the primary."""
     instances: int = Field(2, ge=1, le=10)
+    """Pooler replicas."""
 
 
 class Database(KivaModel):
     """The gateway's PostgreSQL, run by CloudNativePG."""
 
     instances: int = Field(1, ge=1, le=9)
+    """PostgreSQL instances (1 primary + replicas); at least 3 in production."""
     postgres_major: Literal[16, 17] = 17
+    """PostgreSQL major version (image pinned in `infra/versions.py`)."""
     storage: Storage = Storage()
+    """Data volume."""
     wal_storage: Storage | None = None
+    """Separate WAL volume (production)."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="500m", memory="1Gi"), limits=ResourceAmounts(cpu="2", memory="2Gi")
     )
+    """CPU and memory per instance."""
     pooler: Pooler = Pooler()
+    """Connection pooler."""
 
 
 class S3ObjectStore(KivaModel):
@@ -136,9 +172,13 @@ class S3ObjectStore(KivaModel):
     """
 
     endpoint: HttpUrl
+    """S3 endpoint URL, e.g. `https://s3.eu01.example.eu`."""
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    """Bucket for the backups (create it with `kiva backend bootstrap --for-backups STACK`)."""
     region: str
+    """Region of the bucket; must be in the EU allow-list."""
     path: str = "kiva"
+    """Prefix inside the bucket."""
 
 
 class Backups(KivaModel):
@@ -161,15 +201,21 @@ class ExternalProvider(KivaModel):
     """An external LLM provider reached through the gateway. Its API key is a secure config value."""
 
     name: DnsLabel
+    """Short name of the provider entry."""
     kind: Literal["openai", "azure", "anthropic", "vertex_ai", "bedrock", "mistral"]
+    """LiteLLM provider."""
     api_key_secret: SecretKeyName
+    """Name of the secure config value with the API key (`kiva:<name>`)."""
     api_base: HttpUrl | None = None
+    """API base URL (required for `azure`), e.g. an EU deployment's endpoint."""
     processing_jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2}$|^EU$")]
     """Where the provider processes requests (`EU` or an ISO country code): checked by the policy pack."""
     models: list[ProviderModel] = Field(min_length=1)
+    """Models offered through this provider."""
 
 
 class Monitoring(KivaModel):
     """Prometheus Operator integration (PodMonitors); needs its CRDs on the cluster."""
 
     enabled: bool = False
+    """Create PodMonitors for the database (needs the Prometheus Operator CRDs)."""
