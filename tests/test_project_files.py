@@ -48,3 +48,15 @@ def test_readme_configuration_reference_is_generated_from_the_models():
     block = readme[readme.index(START) : readme.index(END) + len(END)]
     assert block == render(), "run `uv run python -m infra.settings.reference --write README.md`"
     assert "`kiva:models[].gpus`" in block and "`kiva:retention.backupDays`" in block
+
+
+def test_policy_pack_installs_a_hashed_lock_that_matches_the_project_pins():
+    """The pack's own virtualenv gets the same pulumi and pulumi-policy versions the offline runner uses."""
+    import tomllib
+
+    lock = (PROJECT_DIR / "policies" / "requirements.txt").read_text()
+    assert "--hash=sha256:" in lock and "://" not in lock
+    pins = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    for package in ("pulumi", "pulumi-policy", "pyyaml"):
+        pin = next(p for p in pins if p.startswith(f"{package}=="))
+        assert f"\n{pin} \\" in lock, pin
