@@ -17,12 +17,13 @@ WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
 
 
 class BuiltInRole:
-    """Ids of the Azure built-in roles KIVA assigns (stable across tenants)."""
+    """Ids of the Azure built-in roles KIVA assigns (stable across tenants; checked against Azure's
+    built-in roles reference, where a wrong id fails only at `pulumi up`)."""
 
     KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
     KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
     STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-    AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-4693b7d6e1b9"
+    AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 
 
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
