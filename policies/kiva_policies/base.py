@@ -217,3 +217,13 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def name_tokens(name: str) -> list[str]:
     """`LITELLM_MASTER_KEY`, `masterKey`, `master-key` → `["MASTER", "KEY", …]` (upper case)."""
     return [token for token in re.split(r"[_\-.\s]+", _CAMEL.sub("_", name).upper()) if token]
+
+
+def string_list(description: str, default: list[str]) -> dict[str, Any]:
+    """A config-schema property holding a list of strings (the shape most policy settings take)."""
+    return {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": list(default),
+        "description": description,
+    }

@@ -40,6 +40,7 @@ from kiva_policies.base import (
     pod_template_labels,
     run_checks,
     settings,
+    string_list,
 )
 from kiva_policies.residency import parse_yaml
 
@@ -50,18 +51,12 @@ KEY_VAULT = "azure-native:keyvault:Vault"
 
 AKS_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedNetworkPolicies": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["azure", "calico", "cilium"],
-            "description": "Network policy engines that enforce Kubernetes NetworkPolicies.",
-        },
-        "openCidrs": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["0.0.0.0/0", "::/0", "*"],
-            "description": "Authorized IP ranges that mean 'the whole internet'.",
-        },
+        "allowedNetworkPolicies": string_list(
+            "Network policy engines that enforce Kubernetes NetworkPolicies.", ["azure", "calico", "cilium"]
+        ),
+        "openCidrs": string_list(
+            "Authorized IP ranges that mean 'the whole internet'.", ["0.0.0.0/0", "::/0", "*"]
+        ),
     }
 )
 
@@ -182,12 +177,9 @@ key_vault_access_restricted = ResourceValidationPolicy(
 
 EXEMPT_SCHEMA = PolicyConfigSchema(
     properties={
-        "exemptContainers": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Containers (`namespace/workload/container`) the reviewer exempts, on record.",
-        },
+        "exemptContainers": string_list(
+            "Containers (`namespace/workload/container`) the reviewer exempts, on record.", []
+        ),
     }
 )
 
@@ -240,12 +232,9 @@ container_security_context = ResourceValidationPolicy(
 
 IMAGE_SCHEMA = PolicyConfigSchema(
     properties={
-        "forbiddenTags": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["latest", "main", "master", "nightly", "stable"],
-            "description": "Moving tags that do not pin an image version.",
-        },
+        "forbiddenTags": string_list(
+            "Moving tags that do not pin an image version.", ["latest", "main", "master", "nightly", "stable"]
+        ),
     }
 )
 
@@ -335,12 +324,7 @@ EXPOSURE_SCHEMA = PolicyConfigSchema(
             "default": [5432],
             "description": "Ports that identify an internal data service (PostgreSQL).",
         },
-        "internalImageMarkers": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["vllm"],
-            "description": "Image substrings of the model servers.",
-        },
+        "internalImageMarkers": string_list("Image substrings of the model servers.", ["vllm"]),
     }
 )
 
@@ -417,12 +401,9 @@ _NOT_SECRET_VALUES = {"", "true", "false", "none", "null", "0", "1"}
 
 SECRETS_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedKeys": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Keys or env names that look secret but are not (reviewed exceptions).",
-        },
+        "allowedKeys": string_list(
+            "Keys or env names that look secret but are not (reviewed exceptions).", []
+        ),
     }
 )
 

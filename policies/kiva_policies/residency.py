@@ -32,6 +32,7 @@ from kiva_policies.base import (
     as_list,
     get,
     settings,
+    string_list,
 )
 from kiva_policies.regions import (
     AZURE_REGIONS,
@@ -69,18 +70,13 @@ def default_declared_regions() -> list[str]:
 
 LOCATION_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedLocations": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": eu_regions(AZURE_REGIONS),
-            "description": "Azure regions (ARM names) resources may be placed in, e.g. only the German ones.",
-        },
-        "globalResourceTypes": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": GLOBAL_AZURE_TYPES,
-            "description": "Resource types that may use the location `global` (DNS metadata only).",
-        },
+        "allowedLocations": string_list(
+            "Azure regions (ARM names) resources may be placed in, e.g. only the German ones.",
+            eu_regions(AZURE_REGIONS),
+        ),
+        "globalResourceTypes": string_list(
+            "Resource types that may use the location `global` (DNS metadata only).", GLOBAL_AZURE_TYPES
+        ),
     }
 )
 
@@ -127,18 +123,13 @@ location_in_allow_list = ResourceValidationPolicy(
 
 DECLARED_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedRegions": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": default_declared_regions(),
-            "description": "Regions a stack may declare (Azure, S3 and Kubernetes provider region names).",
-        },
-        "allowedJurisdictions": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": default_jurisdictions(),
-            "description": "ISO country codes (or `EU`) a stack may declare as its jurisdiction.",
-        },
+        "allowedRegions": string_list(
+            "Regions a stack may declare (Azure, S3 and Kubernetes provider region names).",
+            default_declared_regions(),
+        ),
+        "allowedJurisdictions": string_list(
+            "ISO country codes (or `EU`) a stack may declare as its jurisdiction.", default_jurisdictions()
+        ),
         "declaredRegion": {
             "type": "string",
             "description": "The region the reviewer expects; the platform's declaration must match it.",
@@ -251,24 +242,17 @@ MODEL_INFO_JURISDICTION = "kiva_processing_jurisdiction"
 
 PROVIDER_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedJurisdictions": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": default_jurisdictions(),
-            "description": "Processing jurisdictions an external provider may have without an exception.",
-        },
-        "allowedProviders": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "External providers (`kiva:providers[].name`) accepted outside the EU.",
-        },
-        "internalHostSuffixes": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [".svc", ".svc.cluster.local", ".cluster.local"],
-            "description": "Host name suffixes of in-cluster model servers (not external providers).",
-        },
+        "allowedJurisdictions": string_list(
+            "Processing jurisdictions an external provider may have without an exception.",
+            default_jurisdictions(),
+        ),
+        "allowedProviders": string_list(
+            "External providers (`kiva:providers[].name`) accepted outside the EU.", []
+        ),
+        "internalHostSuffixes": string_list(
+            "Host name suffixes of in-cluster model servers (not external providers).",
+            [".svc", ".svc.cluster.local", ".cluster.local"],
+        ),
     }
 )
 

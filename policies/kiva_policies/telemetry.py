@@ -33,6 +33,7 @@ from kiva_policies.base import (
     pod_spec,
     run_checks,
     settings,
+    string_list,
 )
 from kiva_policies.residency import litellm_config
 
@@ -149,12 +150,9 @@ def switch_states(container: Mapping[str, Any], image: str) -> list[SwitchState]
 
 SWITCH_SCHEMA = PolicyConfigSchema(
     properties={
-        "exemptContainers": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Containers (`namespace/workload/container`) the reviewer exempts, on record.",
-        },
+        "exemptContainers": string_list(
+            "Containers (`namespace/workload/container`) the reviewer exempts, on record.", []
+        ),
     }
 )
 
@@ -217,12 +215,9 @@ CALLBACK_KEYS = ("callbacks", "success_callback", "failure_callback", "service_c
 
 CALLBACK_SCHEMA = PolicyConfigSchema(
     properties={
-        "allowedCallbacks": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["prometheus"],
-            "description": "LiteLLM callbacks that keep data inside the platform (e.g. Prometheus).",
-        },
+        "allowedCallbacks": string_list(
+            "LiteLLM callbacks that keep data inside the platform (e.g. Prometheus).", ["prometheus"]
+        ),
     }
 )
 

@@ -36,6 +36,7 @@ from kiva_policies.base import (
     pod_template_labels,
     run_checks,
     settings,
+    string_list,
 )
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -44,18 +45,12 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 GPU_SCHEMA = PolicyConfigSchema(
     properties={
-        "gpuResourceNames": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["nvidia.com/gpu"],
-            "description": "Extended resources that make a container a GPU workload.",
-        },
-        "gpuTaintKeys": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["sku", "nvidia.com/gpu"],
-            "description": "Taint keys of GPU nodes (used when the plan holds no GPU node pool).",
-        },
+        "gpuResourceNames": string_list(
+            "Extended resources that make a container a GPU workload.", ["nvidia.com/gpu"]
+        ),
+        "gpuTaintKeys": string_list(
+            "Taint keys of GPU nodes (used when the plan holds no GPU node pool).", ["sku", "nvidia.com/gpu"]
+        ),
         "gpuNodeLabelKeys": {
             "type": "array",
             "items": {"type": "string"},
@@ -250,12 +245,7 @@ NETWORK_SCHEMA = PolicyConfigSchema(
             "default": False,
             "description": "Also require the default-deny policy to cover Egress.",
         },
-        "exemptNamespaces": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["kube-system"],
-            "description": "Namespaces without a default-deny requirement.",
-        },
+        "exemptNamespaces": string_list("Namespaces without a default-deny requirement.", ["kube-system"]),
     }
 )
 
