@@ -114,8 +114,64 @@ def test_model_needs_enough_gpus_per_node():
 
 def test_model_that_does_not_fit_the_gpu_memory_names_the_numbers():
     message = error_of("dev", models=models_with("dev", 0, parametersBillion=7.6))
-    assert "kiva:models[0]: model 'llama-3-2-3b' (7.6B parameters, 15.2 GB of 16-bit weights" in message
-    assert "1 × T4 (16 GB)" in message
+    assert "kiva:models[0]: model 'llama-3-2-3b' needs 18.1 GB: 15.2 GB of 16-bit weights (7.6B" in message
+    assert "1 × T4 (16 GB) at gpuMemoryUtilization 0.9 give 14.4 GB" in message
+
+
+def test_max_model_len_counts_in_the_sizing_check():
+    """A 3B model fits a T4 at 8192 tokens, but not with a 131072-token KV cache (issue: day one, 14)."""
+    message = error_of("dev", models=models_with("dev", 0, maxModelLen=131072))
+    assert "GB KV cache for one sequence of maxModelLen 131072" in message
+    assert "Lower maxModelLen" in message
+
+
+def test_gpus_are_summed_per_pool():
+    """Two 1-GPU models on a pool of at most one 1-GPU node do not fit, though each alone does."""
+    models = stack_config("dev")["kiva:models"]
+    second = models[0] | {"name": "llama-b", "servedName": "llama-b"}
+    pools = stack_config("dev")["kiva:gpuPools"]
+    pools[0]["maxCount"] = 1
+    message = error_of("dev", models=[*models, second], gpuPools=pools)
+    assert "kiva:gpuPools[0].maxCount: pool 't4' needs 2 nodes of 1 GPU(s)" in message
+
+
+def test_gpus_are_packed_per_node():
+    """A 4-GPU and a 1-GPU replica need two 4-GPU nodes (5 GPUs), not one."""
+    pools = [{"name": "big", "vmSize": "Standard_NC96ads_A100_v4", "minCount": 0, "maxCount": 1}]
+    base = stack_config("prod")["kiva:models"][0] | {"pool": "big", "replicas": 1}
+    models = [base | {"gpus": 4}, base | {"name": "small", "servedName": "small", "gpus": 1}]
+    message = error_of("prod", models=models, gpuPools=pools)
+    assert "pool 'big' needs 2 nodes of 4 GPU(s)" in message
+
+
+def test_backup_region_must_be_in_the_eu():
+    store = stack_config("local")["kiva:backups"]
+    store["objectStore"]["region"] = "us-east-1"
+    message = error_of("local", backups=store)
+    assert "kiva:backups.objectStore.region: 'us-east-1' is in US, not an EU/EEA" in message
+
+
+def test_monitoring_needs_the_pod_monitor_crd_declared():
+    message = error_of("prod", monitoring={"enabled": True})
+    assert "kiva:monitoring.enabled: PodMonitors need the Prometheus Operator's CRDs" in message
+
+
+def test_ingress_class_without_controller_is_refused():
+    gateway = stack_config("prod")["kiva:gateway"]
+    gateway["ingress"] |= {"className": "nginx", "controllerNamespace": "ingress-nginx"}
+    message = error_of("prod", gateway=gateway)
+    assert "kiva:gateway.ingress.className: no controller serves ingress class 'nginx'" in message
+
+
+def test_cluster_issuer_must_be_created_or_declared():
+    gateway = stack_config("prod")["kiva:gateway"]
+    gateway["ingress"]["internalCa"] = False
+    message = error_of("prod", gateway=gateway)
+    assert "kiva:gateway.ingress.clusterIssuer: no ClusterIssuer 'kiva-internal-ca'" in message
+
+
+def test_region_with_a_slash_is_accepted_but_not_other_label_breakers():
+    assert "kiva:region" in error_of("local", region="DE FRA")
 
 
 def test_production_needs_two_gateway_replicas():

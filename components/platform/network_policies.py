@@ -98,7 +98,7 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
     """NetworkPolicy specs by name."""
     clients = [_namespace(ns) for ns in settings.gateway.allowed_namespaces]
     if settings.gateway.ingress is not None:
-        clients.append(_namespace(settings.gateway.ingress.controller_namespace))
+        clients.append(_namespace(settings.gateway.ingress.controller_ns))
     pooled = settings.database.pooler.enabled
     database_clients = [_pods(POOLER_PODS)] if pooled else [_pods(GATEWAY_PODS)]
     gateway_egress = [

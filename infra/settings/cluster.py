@@ -14,6 +14,33 @@ KubernetesVersion = Annotated[str, Field(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")]
 Zone = Literal["1", "2", "3"]
 
 
+class GeneralPool(KivaModel):
+    """The AKS user pool for everything that is neither a critical add-on nor a model server.
+
+    Operators (CloudNativePG, cert-manager, External Secrets, the GPU operator's controller), the
+    gateway and PostgreSQL run here: the system pool repels them (`CriticalAddonsOnly`) and GPU pools
+    are tainted for model servers only. Autoscaled; spread over the cluster's zones unless `zones` says
+    otherwise.
+    """
+
+    vm_size: str = "Standard_D4ds_v5"
+    """VM size of the general nodes."""
+    min_count: int = Field(1, ge=1, le=100)
+    """Fewest general nodes (autoscaler)."""
+    max_count: int = Field(5, ge=1, le=100)
+    """Most general nodes (autoscaler)."""
+    os_disk_size_gb: int = Field(128, ge=30, le=2048)
+    """OS disk of each general node, in GB."""
+    zones: list[Literal["1", "2", "3"]] | None = None
+    """Availability zones of the pool (default: the cluster's `zones`)."""
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> GeneralPool:
+        if self.min_count > self.max_count:
+            raise ValueError(f"minCount ({self.min_count}) must not exceed maxCount ({self.max_count})")
+        return self
+
+
 class SystemPool(KivaModel):
     """The AKS system node pool: runs CriticalAddonsOnly workloads (CoreDNS, operators' webhooks)."""
 
@@ -173,8 +200,10 @@ class AzureCluster(KivaModel):
     """Pinned Kubernetes version, e.g. `"1.34"` (quote it in YAML)."""
     system_pool: SystemPool = SystemPool()
     """The system node pool (tainted CriticalAddonsOnly)."""
+    general_pool: GeneralPool = GeneralPool()
+    """The untainted user pool for operators, the gateway and PostgreSQL."""
     zones: list[Zone] = Field(default_factory=list)
-    """Availability zones for the system pool; at least 2 in production."""
+    """Availability zones for the system and general pools; at least 2 in production."""
     api_server: ApiServer = ApiServer()
     """How the Kubernetes API server is reached."""
     admin_group_object_ids: list[ObjectId] = Field(default_factory=list)
@@ -191,6 +220,56 @@ class AzureCluster(KivaModel):
     """Network access to the Key Vault."""
     storage_class: str = "managed-csi-premium"
     """Storage class for the database and model caches."""
+
+    @property
+    def general_zones(self) -> list[str]:
+        """Zones of the general pool: its own, else the cluster's."""
+        return list(self.general_pool.zones if self.general_pool.zones is not None else self.zones)
+
+
+_LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+LabelKey = Annotated[str, Field(pattern=_LABEL_KEY, max_length=316)]
+LabelValue = Annotated[str, Field(pattern=_LABEL_VALUE, max_length=63)]
+
+
+class Taint(KivaModel):
+    """A node taint, as `kubectl describe node` shows it."""
+
+    key: LabelKey
+    """Taint key, e.g. `nvidia.com/gpu`."""
+    value: LabelValue = ""
+    """Taint value (may be empty)."""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """Taint effect."""
+
+
+class NodePool(KivaModel):
+    """A group of identical nodes of an existing cluster, as the platform may use them.
+
+    The stack cannot see an existing cluster's nodes, so it takes this declaration as the truth for
+    its day-one checks (scheduling, zones) and for `kiva twin`'s fake nodes. Declare what the nodes
+    really carry: a wrong declaration makes a green plan that does not come up.
+    """
+
+    name: DnsLabel
+    """Name of the group (for messages and the summary)."""
+    nodes: int = Field(ge=1, le=1000)
+    """How many nodes (at most, with an autoscaler)."""
+    cpu: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")]
+    """Allocatable CPU per node, e.g. `3800m` or `8`."""
+    memory: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti)?$")]
+    """Allocatable memory per node, e.g. `28Gi`."""
+    pods: int = Field(110, ge=1, le=1000)
+    """Allocatable pods per node."""
+    gpus: int = Field(0, ge=0, le=16)
+    """Allocatable `nvidia.com/gpu` per node (0 on CPU nodes)."""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    """Labels the nodes carry (a GPU pool's nodes carry `kiva.platform/gpu-pool=<name>`)."""
+    taints: list[Taint] = Field(default_factory=list)
+    """Taints the nodes carry."""
+    zones: list[LabelValue] = Field(default_factory=list)
+    """Zones (`topology.kubernetes.io/zone`) the nodes are spread over."""
 
 
 class ExistingCluster(KivaModel):
@@ -210,6 +289,8 @@ class ExistingCluster(KivaModel):
     """Storage class for the database and model caches."""
     zones: list[str] = Field(default_factory=list)
     """Zone names of the cluster's nodes, for spreading replicas."""
+    node_pools: list[NodePool] = Field(min_length=1)
+    """The nodes the platform may use, as the cluster offers them (GPU pools included)."""
 
 
 Cluster = Annotated[AzureCluster | ExistingCluster, Field(discriminator="provider")]
@@ -278,4 +359,13 @@ class GpuPool(KivaModel):
         return self.sku.gpu_memory_gb if self.sku else GPU_MEMORY_GB[self.kind]
 
 
-__all__ = ["AzureCluster", "Cluster", "DnsLabel", "ExistingCluster", "GpuPool"]
+__all__ = [
+    "AzureCluster",
+    "Cluster",
+    "DnsLabel",
+    "ExistingCluster",
+    "GeneralPool",
+    "GpuPool",
+    "NodePool",
+    "Taint",
+]

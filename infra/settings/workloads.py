@@ -74,6 +74,8 @@ class Model(KivaModel):
     """Further `vllm serve` arguments, appended as given."""
     offline: bool = False
     """Weights are pre-staged in the cache: no Hugging Face download (`HF_HUB_OFFLINE=1`) and no egress."""
+    kv_cache_kib_per_token: float | None = Field(None, gt=0, le=16384)
+    """KV cache per token in KiB (2 × layers × KV heads × head size × 2 bytes / 1024); default estimated from `parametersBillion`."""
 
     @model_validator(mode="after")
     def _placement(self) -> Model:
@@ -90,17 +92,41 @@ class Model(KivaModel):
         return self
 
 
-class Ingress(KivaModel):
-    """Publishes the gateway through an ingress controller with TLS from cert-manager."""
+#: Ingress class of AKS's managed NGINX (the application routing add-on), and its controller's namespace.
+AKS_APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
+AKS_APP_ROUTING_NAMESPACE = "app-routing-system"
 
-    class_name: str = "nginx"
+
+class Ingress(KivaModel):
+    """Publishes the gateway through an ingress controller with TLS from cert-manager.
+
+    On Azure, class `webapprouting.kubernetes.azure.com` turns on AKS's application routing add-on
+    (managed NGINX). Any other class needs a controller the cluster already runs: list it under
+    `kiva:prerequisites.ingressClasses`. The ClusterIssuer is either created by the stack
+    (`internalCa: true`: a self-signed root and a CA issuer of that name) or listed under
+    `kiva:prerequisites.clusterIssuers`.
+    """
+
+    class_name: str = AKS_APP_ROUTING_CLASS
     """Ingress class of the controller."""
     host: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
     """Public host name of the gateway."""
-    cluster_issuer: str
+    cluster_issuer: DnsLabel
     """cert-manager ClusterIssuer for the TLS certificate."""
-    controller_namespace: DnsLabel = "ingress-nginx"
-    """Namespace of the ingress controller (allowed to reach the gateway)."""
+    internal_ca: bool = False
+    """Create `clusterIssuer` as a private CA (self-signed root in cert-manager); clients must trust it."""
+    controller_namespace: DnsLabel | None = None
+    """Namespace of the ingress controller (allowed to reach the gateway); default `app-routing-system` for the AKS class."""
+
+    @model_validator(mode="after")
+    def _controller_namespace(self) -> Ingress:
+        if self.controller_namespace is None and self.class_name != AKS_APP_ROUTING_CLASS:
+            raise ValueError(f"name the controllerNamespace of ingress class {self.class_name!r}")
+        return self
+
+    @property
+    def controller_ns(self) -> str:
+        return self.controller_namespace or AKS_APP_ROUTING_NAMESPACE
 
 
 class Gateway(KivaModel):
@@ -218,4 +244,26 @@ class Monitoring(KivaModel):
     """Prometheus Operator integration (PodMonitors); needs its CRDs on the cluster."""
 
     enabled: bool = False
-    """Create PodMonitors for the database (needs the Prometheus Operator CRDs)."""
+    """Create PodMonitors for the database (needs `podmonitors.monitoring.coreos.com` under `kiva:prerequisites.crds`)."""
+
+
+#: The CRD the database's PodMonitor (and the CloudNativePG chart's own) needs.
+POD_MONITOR_CRD = "podmonitors.monitoring.coreos.com"
+
+
+class Prerequisites(KivaModel):
+    """What the cluster must already have because this stack does not install it.
+
+    The day-one checks of `kiva plan` and the policy pack accept a custom resource, an Ingress class or
+    a ClusterIssuer only when the stack installs what serves it or it is declared here; `kiva twin`
+    installs stand-ins for what is declared. Leave empty on a new AKS cluster.
+    """
+
+    crds: list[
+        Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")]
+    ] = Field(default_factory=list)
+    """CRDs by name (`<plural>.<group>`), e.g. `podmonitors.monitoring.coreos.com`."""
+    ingress_classes: list[str] = Field(default_factory=list)
+    """Ingress classes whose controller already runs, e.g. `nginx`."""
+    cluster_issuers: list[DnsLabel] = Field(default_factory=list)
+    """cert-manager ClusterIssuers that already exist."""

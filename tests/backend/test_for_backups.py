@@ -65,7 +65,8 @@ def test_backup_bucket_outside_the_eu_is_refused(tmp_path: Path, monkeypatch: py
                                      "region": "us-west-2", "path": "x"})  # fmt: skip
     result = run("bootstrap", "--for-backups", "backup")
     assert result.exit_code == 2
-    assert "region 'us-west-2' is refused" in result.stderr
+    # The stack file itself is refused (kiva:backups.objectStore.region), before any bucket call.
+    assert "kiva:backups.objectStore.region: 'us-west-2' is in US, not an EU/EEA" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,12 @@ def test_connections_are_sized_to_the_gateway_or_pooled():
     assert _cluster(_committed_plan("dev"))["postgresql"]["parameters"]["max_connections"] == "100"
 
 
-def test_pod_monitor_only_with_monitoring():
-    assert one(objects_of(_committed_plan("prod")), "PodMonitor", "kiva-db")
+def test_pod_monitor_only_with_monitoring(plan_with):
+    monitored = plan_with(
+        "prod",
+        {"kiva:monitoring": {"enabled": True},
+         "kiva:prerequisites": {"crds": ["podmonitors.monitoring.coreos.com"]}},
+    )  # fmt: skip
+    assert one(objects_of(monitored), "PodMonitor", "kiva-db")
+    assert not find(objects_of(_committed_plan("prod")), "PodMonitor")
     assert not find(objects_of(_committed_plan("dev")), "PodMonitor")

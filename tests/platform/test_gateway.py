@@ -98,7 +98,7 @@ def test_service_autoscaler_and_disruption_budget():
 
 def test_ingress_with_tls_from_config():
     ingress = one(objects_of(_committed_plan("prod")), "Ingress", "kiva-gateway")
-    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["ingressClassName"] == "webapprouting.kubernetes.azure.com"
     assert ingress["spec"]["tls"][0]["hosts"] == ["llm.example.de"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "kiva-internal-ca"
     assert not [o for o in objects_of(_committed_plan("dev")) if o["kind"] == "Ingress"]

@@ -57,7 +57,9 @@ def test_egress_to_providers_only_when_configured():
 def test_gateway_ingress_only_from_the_ingress_controller_or_configured_namespaces():
     prod = _policies("prod")["kiva-gateway-ingress"]["ingress"]
     peers = [peer for rule in prod for peer in rule["from"]]
-    assert peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+    assert peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}}
+    ]
     assert _policies("dev")["kiva-gateway-ingress"]["ingress"] == []
 
 
