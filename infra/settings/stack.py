@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import math
+from typing import Literal
 
 from kiva_policies.regions import AZURE_REGIONS, S3_REGIONS, is_eu
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
