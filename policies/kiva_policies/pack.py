@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from kiva_policies import hardening, residency, retention, telemetry, topology
+from kiva_policies import day_one, hardening, residency, retention, telemetry, topology
 
 PACK_NAME = "kiva"
 
@@ -14,4 +14,5 @@ POLICIES: list[Policy] = [
     *retention.POLICIES,
     *hardening.POLICIES,
     *topology.POLICIES,
+    *day_one.POLICIES,
 ]
