@@ -124,7 +124,10 @@ def plan(
     if json_file:
         json_file.write_text(json.dumps(digest, indent=2) + "\n", encoding="utf-8")
     if manifest_dir:
-        written = write_manifests(result, manifest_dir)
+        try:
+            written = write_manifests(result, manifest_dir)
+        except (FileExistsError, NotADirectoryError) as error:
+            raise Failure(f"--manifests {manifest_dir}: {error}") from None
         click.echo(f"Wrote {len(written)} manifests to {manifest_dir}")
     _check_and_exit(
         planned_resources(digest),
@@ -179,10 +182,15 @@ def _check_and_exit(
         config, config_path = load_policy_config(stack, policy_config)
     except (OSError, ValueError) as error:
         raise Failure(f"policy config: {error}") from None
+    from kiva_policies.day_one import summary as day_one_summary
+
     report = run_pack(resources, config)
     click.echo(header)
     for line in component_tree(resources):
         click.echo(line)
+    click.echo("Day one (would it come up?):")
+    for line in day_one_summary(resources):
+        click.echo(f"  {line}")
     click.echo(f"Policy config: {config_path or 'none (strictest settings)'}")
     for line in policy_lines(report):
         click.echo(line)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.offline.digest import SECRET
+from infra.offline.manifests import MARKER, manifest_names, write_manifests
 from tests.conftest import PROJECT_DIR, STACKS
 
 SAMPLE = Path(__file__).parent / "fixtures" / "preview-sample.json"
@@ -91,6 +92,56 @@ def test_no_secret_value_in_the_manifests(written_plans, stack):
         if manifest["kind"] == "Secret":
             values = {**manifest.get("data", {}), **manifest.get("stringData", {})}
             assert set(values.values()) <= {"[redacted]"}, path.name
+
+
+def test_manifests_have_stable_names_and_replace_their_earlier_run(written_plans, tmp_path):
+    _, _, first_dir = written_plans["local"]
+    out = tmp_path / "manifests"
+    out.mkdir()
+    unrelated = out / "my-notes.yaml"
+    unrelated.write_text("kind: Note\n")  # no marker: not the tool's
+    readme = out / "README.md"
+    readme.write_text("hand-written\n")
+    stale = out / "deployment-kiva-removed-model.yaml"
+    stale.write_text(f"{MARKER}\nkind: Deployment\n")  # an object an earlier plan had
+    legacy_looking = out / "000-namespace-cluster-kiva.yaml"
+    legacy_looking.write_text("kind: Namespace\n")  # no marker: left alone
+    for _ in range(2):
+        result = invoke("plan", "local", "--project-dir", str(PROJECT_DIR), "--manifests", str(out))
+        # Manifests are written before the policies run; their verdict is another test's business.
+        assert result.exit_code in (0, 1) and f"manifests to {out}" in result.output, result.output
+    names = sorted(p.name for p in out.glob("*.yaml"))
+    written = sorted(p.name for p in first_dir.glob("*.yaml"))
+    assert sorted(set(names) - {unrelated.name, legacy_looking.name}) == written, "same plan, same names"
+    assert "deployment-kiva-kiva-gateway.yaml" in written
+    assert not [n for n in written if re.match(r"\d", n)], "no running numbers"
+    assert not stale.exists()
+    assert unrelated.read_text() == "kind: Note\n" and readme.exists() and legacy_looking.exists()
+    for name in written:
+        assert (out / name).read_text() == (first_dir / name).read_text()
+        assert (out / name).read_text().splitlines()[0] == MARKER
+
+
+def test_manifests_never_overwrite_a_file_they_did_not_write(tmp_path):
+    from tests.conftest import _committed_plan
+
+    (tmp_path / "deployment-kiva-kiva-gateway.yaml").write_text("mine\n")
+    with pytest.raises(FileExistsError, match=re.escape("deployment-kiva-kiva-gateway.yaml")):
+        write_manifests(_committed_plan("local"), tmp_path)
+    assert (tmp_path / "deployment-kiva-kiva-gateway.yaml").read_text() == "mine\n"
+
+
+def test_manifest_names_disambiguate_collisions_independently_of_order():
+    def obj(api: str, kind: str, name: str) -> dict:
+        return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "kiva"}}
+
+    a = obj("example.com/v1", "Backup", "db")
+    b = obj("postgresql.cnpg.io/v1", "Backup", "db")
+    c = obj("v1", "Service", "kiva-gateway")
+    names = manifest_names([a, b, c])
+    assert names[2] == "service-kiva-kiva-gateway.yaml"
+    assert names[0] != names[1] and all(n.startswith("backup-kiva-db-") for n in names[:2])
+    assert manifest_names([c, b, a]) == [names[2], names[1], names[0]]
 
 
 def test_plan_and_check_of_its_json_agree(written_plans):

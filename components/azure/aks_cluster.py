@@ -7,6 +7,12 @@ Hardening follows the AKS baseline and what a German security review asks for:
 - the API server private or limited to authorised ranges, never open to the internet in prod;
 - patch and node-image upgrades applied automatically, but only inside the configured window;
 - API server audit logs and Container Insights in a Log Analytics workspace with explicit retention.
+
+Two things `az aks create` does that ARM (and so Pulumi) does not, done here explicitly:
+- the cluster's identity gets Network Contributor on the bring-your-own node subnet, without which the
+  cloud provider cannot join LoadBalancer frontends to it (`LinkedAuthorizationFailed`);
+- with an ingress of class `webapprouting.kubernetes.azure.com`, the application routing add-on
+  (managed NGINX in `app-routing-system`) is enabled, so that the Ingress has a controller.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from pulumi_azure_native import containerservice as cs
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
 from components.azure.network import ClusterNetwork
-from infra.settings import AzureCluster
+from infra.settings import AzureCluster, StackSettings
+from infra.settings.workloads import AKS_APP_ROUTING_CLASS
 
 #: Taint of the system pool: only critical add-ons (CoreDNS, konnectivity, metrics-server) run there.
 SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
@@ -32,6 +39,17 @@ AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
 NODE_OS_UPGRADE_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
 
 
+def uses_app_routing(settings: StackSettings) -> bool:
+    """Whether the gateway's Ingress asks for AKS's application routing add-on (managed NGINX)."""
+    ingress = settings.gateway.ingress
+    return ingress is not None and ingress.class_name == AKS_APP_ROUTING_CLASS
+
+
+def _principal_id(identity: cs.outputs.ManagedClusterIdentityResponse | None) -> str:
+    assert identity is not None and identity.principal_id, "a system-assigned identity has a principal id"
+    return identity.principal_id
+
+
 class AksCluster(pulumi.ComponentResource):
     """Resource group, VNet, Log Analytics workspace, ManagedCluster, diagnostics and upgrade windows."""
 
@@ -41,6 +59,7 @@ class AksCluster(pulumi.ComponentResource):
     cluster: cs.ManagedCluster
     diagnostics: monitor.DiagnosticSetting
     deployer_admin: authorization.RoleAssignment
+    subnet_network_contributor: authorization.RoleAssignment
     insights_rule: monitor.DataCollectionRule
     insights_association: monitor.DataCollectionRuleAssociation
     maintenance: list[cs.MaintenanceConfiguration]
@@ -137,6 +156,11 @@ class AksCluster(pulumi.ComponentResource):
                 ),
                 "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
             },
+            ingress_profile=cs.ManagedClusterIngressProfileArgs(
+                web_app_routing=cs.ManagedClusterIngressProfileWebAppRoutingArgs(enabled=True)
+            )
+            if uses_app_routing(settings)
+            else None,
             tags=ctx.tags,
             opts=pulumi.ResourceOptions.merge(
                 child_opts,
@@ -162,6 +186,13 @@ class AksCluster(pulumi.ComponentResource):
         self.deployer_admin = role_assignment(
             f"{name}-deployer-cluster-admin", ctx, self.cluster.id, BuiltInRole.AKS_RBAC_CLUSTER_ADMIN,
             ctx.deployer_object_id, service_principal=False, opts=child_opts,
+        )  # fmt: skip
+        # With a bring-your-own subnet the cluster identity needs Network Contributor on it, or the cloud
+        # provider cannot put LoadBalancer frontends (the ingress controller's) into the subnet.
+        self.subnet_network_contributor = role_assignment(
+            f"{name}-subnet-network-contributor", ctx, self.network.node_subnet.id,
+            BuiltInRole.NETWORK_CONTRIBUTOR, self.cluster.identity.apply(_principal_id),
+            service_principal=True, opts=child_opts,
         )  # fmt: skip
         self.insights_rule, self.insights_association = self._container_insights(
             name, prefix, ctx, group, child_opts

@@ -4,6 +4,17 @@ The account is in the stack's region, accepts TLS 1.2+ and Entra ID only (no sha
 blobs), keeps versions and soft-deleted blobs for `retention.blobSoftDeleteDays`, and is protected:
 backups must outlive a careless `pulumi destroy`. CloudNativePG's Barman Cloud plugin writes to the
 container as the identity federated with the `kiva-db` service account (Storage Blob Data Contributor).
+
+Versioning alone keeps every blob Barman deletes as a previous version, forever. A lifecycle rule
+therefore deletes previous versions (and snapshots) of the backup container once they are older than
+`retention.backupDays`; Azure counts a previous version's age from when its content was written, not
+from when it became a previous version. Lifecycle deletions are themselves soft deleted. So a backup
+that Barman deletes when its retention expires is gone for good at most `blobSoftDeleteDays` (plus
+about a day until the daily policy run) later, and no previous version outlives
+`backupDays + blobSoftDeleteDays` (plus that day) from when it was written.
+
+Network: the account has no firewall (public endpoint, Entra ID only, no shared keys), so the
+cluster's outbound path needs no rule; a firewall added later must admit the node subnet.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from components.azure.identity import FederatedIdentity
 from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE
 
 BACKUP_CONTAINER = "kiva-db-backups"
+#: Azure accepts exactly one lifecycle management policy per account, and it must be named `default`.
+LIFECYCLE_POLICY_NAME = "default"
 
 
 class BackupStorage(pulumi.ComponentResource):
@@ -26,6 +39,7 @@ class BackupStorage(pulumi.ComponentResource):
     account: storage.StorageAccount
     blob_service: storage.BlobServiceProperties
     container: storage.BlobContainer
+    lifecycle: storage.ManagementPolicy
     writer: FederatedIdentity
     role_assignment: authorization.RoleAssignment
     destination_path: pulumi.Output[str]
@@ -90,6 +104,9 @@ class BackupStorage(pulumi.ComponentResource):
                 child_opts, pulumi.ResourceOptions(depends_on=[self.blob_service], protect=True)
             ),
         )
+        self.lifecycle = self._lifecycle(
+            name, resource_group_name, settings.retention.backup_days, child_opts
+        )
         self.writer = FederatedIdentity(
             f"{name}-db",
             f"{resource_prefix(name)}-db",
@@ -108,3 +125,37 @@ class BackupStorage(pulumi.ComponentResource):
             self.account.primary_endpoints.apply(lambda e: e.blob), BACKUP_CONTAINER, "/"
         )
         self.register_outputs({"destinationPath": self.destination_path})
+
+    def _lifecycle(
+        self, name: str, resource_group_name: pulumi.Input[str], days: int, opts: pulumi.ResourceOptions
+    ) -> storage.ManagementPolicy:
+        """Delete previous versions and snapshots in the backup container older than `days`.
+
+        Current blobs are left alone: Barman Cloud deletes them when they leave the retention window.
+        """
+        after = storage.DateAfterCreationArgs(days_after_creation_greater_than=days)
+        return storage.ManagementPolicy(
+            f"{name}-lifecycle",
+            management_policy_name=LIFECYCLE_POLICY_NAME,
+            account_name=self.account.name,
+            resource_group_name=resource_group_name,
+            policy=storage.ManagementPolicySchemaArgs(
+                rules=[
+                    storage.ManagementPolicyRuleArgs(
+                        name="delete-old-versions",
+                        enabled=True,
+                        type=storage.RuleType.LIFECYCLE,
+                        definition=storage.ManagementPolicyDefinitionArgs(
+                            filters=storage.ManagementPolicyFilterArgs(
+                                blob_types=["blockBlob"], prefix_match=[f"{BACKUP_CONTAINER}/"]
+                            ),
+                            actions=storage.ManagementPolicyActionArgs(
+                                version=storage.ManagementPolicyVersionArgs(delete=after),
+                                snapshot=storage.ManagementPolicySnapShotArgs(delete=after),
+                            ),
+                        ),
+                    )
+                ]
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.blob_service])),
+        )

@@ -1,8 +1,10 @@
 """Assembles the Azure cloud layer into the `CloudFoundation` the platform layer consumes.
 
 Order matters only through data: the cluster's OIDC issuer feeds the federated identities, its
-kubeconfig the Kubernetes provider; GPU pools and role assignments are handed to the platform as
-`depends_on`, so model servers and External Secrets wait until nodes and permissions exist.
+kubeconfig the Kubernetes provider; the general pool, GPU pools and role assignments are handed to the
+platform as `depends_on`, so Helm releases, model servers and External Secrets wait until nodes and
+permissions exist. The Kubernetes provider itself waits for the deployer's AKS role to propagate
+(`RbacPropagation`), so no Kubernetes call of the first `pulumi up` meets a 403.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pulumi_azure_native import authorization
 from components.azure.aks_cluster import AksCluster
 from components.azure.backup_storage import BackupStorage
 from components.azure.common import AzureContext, azure_tags
+from components.azure.general_node_pool import GeneralNodePool
 from components.azure.gpu_node_pool import GpuNodePool
 from components.azure.key_vault import KeyVault, VaultNetwork
 from components.azure.providers import azure_provider, cluster_provider
+from components.azure.rbac_propagation import RbacPropagation
 from components.contracts import AzureBlobBackups, CloudFoundation, KeyVaultSecrets
 from components.secret_values import platform_secret_values
 from infra.settings import AzureCluster, StackSettings
@@ -40,8 +44,21 @@ def build_azure_foundation(
 
     aks = AksCluster(name, ctx, opts=azure_opts)
     group = aks.resource_group.name
-    pools = [
-        GpuNodePool(
+    general = GeneralNodePool(
+        f"{name}-general",
+        ctx,
+        cluster_settings,
+        resource_group_name=group,
+        cluster_name=aks.cluster.name,
+        subnet_id=aks.network.node_subnet.id,
+        opts=azure_opts,
+    )
+    # AKS refuses a second agent pool operation on a cluster while one is running (409
+    # OperationNotAllowed), so the pools are created one after the other.
+    pools: list[GpuNodePool] = []
+    previous: pulumi.Resource = general.agent_pool
+    for pool in settings.gpu_pools:
+        gpu = GpuNodePool(
             f"{name}-gpu-{pool.name}",
             ctx,
             pool,
@@ -49,22 +66,29 @@ def build_azure_foundation(
             cluster_name=aks.cluster.name,
             subnet_id=aks.network.node_subnet.id,
             kubernetes_version=cluster_settings.kubernetes_version,
-            opts=azure_opts,
+            opts=pulumi.ResourceOptions.merge(azure_opts, pulumi.ResourceOptions(depends_on=[previous])),
         )
-        for pool in settings.gpu_pools
-    ]
+        pools.append(gpu)
+        previous = gpu.agent_pool
     values = platform_secret_values(settings, config, generated)
     vault = KeyVault(
         name,
         ctx,
         group,
-        VaultNetwork(vnet_id=aks.network.vnet.id, endpoint_subnet_id=aks.network.endpoint_subnet.id),
+        VaultNetwork(
+            vnet_id=aks.network.vnet.id,
+            endpoint_subnet_id=aks.network.endpoint_subnet.id,
+            node_subnet_id=aks.network.node_subnet.id,
+        ),
         aks.oidc_issuer_url,
         values,
         opts=azure_opts,
     )
     backups = BackupStorage(f"{name}-backups", ctx, group, aks.oidc_issuer_url, opts=azure_opts)
-    kubernetes = cluster_provider(name, aks.kubeconfig, aks.cluster.id)
+    rbac_ready = RbacPropagation(f"{name}-deployer-rbac-propagation", aks.deployer_admin)
+    kubernetes = cluster_provider(
+        name, aks.kubeconfig, aks.cluster.id, opts=pulumi.ResourceOptions(depends_on=[rbac_ready])
+    )
 
     return CloudFoundation(
         kubernetes=kubernetes,
@@ -79,6 +103,9 @@ def build_azure_foundation(
         ),
         depends_on=[
             aks.deployer_admin,
+            rbac_ready,
+            aks.subnet_network_contributor,
+            general.agent_pool,
             *(pool.agent_pool for pool in pools),
             *vault.role_assignments,
             vault.reader.credential,

@@ -3,7 +3,9 @@
 - RBAC authorisation (no access policies), purge protection and soft delete with the configured
   retention: a deleted vault or secret can be recovered, never silently purged.
 - Network: public access disabled and a private endpoint (prod), or a default-deny firewall that only
-  lets the configured IPs through (dev).
+  lets the configured IPs through (dev). On every stage the firewall also admits the cluster's node
+  subnet (virtual network rule; the subnet has a `Microsoft.KeyVault` service endpoint): External
+  Secrets runs in pods, and pods are not a trusted Azure service that `bypass: AzureServices` admits.
 - Secret values are Pulumi secrets end to end. They are written through the Azure Resource Manager
   (`Microsoft.KeyVault/vaults/secrets`), not the data plane.
 - External Secrets reads the vault as a user-assigned identity federated with its service account
@@ -37,10 +39,15 @@ def vault_name_stem(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class VaultNetwork:
-    """Where the vault's private endpoint goes (used only with `keyVault.privateEndpoint: true`)."""
+    """The cluster's network as the vault sees it.
+
+    `node_subnet_id` is admitted by the firewall on every stage; the private endpoint goes into
+    `endpoint_subnet_id` and its DNS zone is linked to `vnet_id` (only with `keyVault.privateEndpoint`).
+    """
 
     vnet_id: pulumi.Input[str]
     endpoint_subnet_id: pulumi.Input[str]
+    node_subnet_id: pulumi.Input[str]
 
 
 class KeyVault(pulumi.ComponentResource):
@@ -91,6 +98,9 @@ class KeyVault(pulumi.ComponentResource):
                     default_action=keyvault.NetworkRuleAction.DENY,
                     bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
                     ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in access.allowed_ips],
+                    virtual_network_rules=[
+                        keyvault.VirtualNetworkRuleArgs(id=network_placement.node_subnet_id)
+                    ],
                 ),
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,

@@ -3,6 +3,12 @@
 With Azure CNI overlay pods take addresses from `podCidr`, not from the VNet, so the node subnet only
 needs room for nodes. Private endpoints (Key Vault in prod) get their own subnet so that network
 policies for endpoints can be managed separately from the nodes.
+
+The node subnet carries a `Microsoft.KeyVault` service endpoint: pod traffic to the vault's public
+endpoint then leaves with the subnet as its source, which the vault firewall admits by a virtual
+network rule. Pods are not "trusted Azure services", so without it a default-deny vault (dev) refuses
+External Secrets. With a private endpoint (prod) the vault's name resolves to the endpoint, and the
+service endpoint is simply not used.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from pulumi_azure_native import network
 
 from components.azure.common import AzureContext
 from infra.settings.cluster import AzureNetwork
+
+#: Service endpoints on the node subnet, so that vault firewalls can admit the nodes by subnet.
+NODE_SUBNET_SERVICE_ENDPOINTS = ("Microsoft.KeyVault",)
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -49,6 +58,10 @@ class ClusterNetwork(pulumi.ComponentResource):
             virtual_network_name=self.vnet.name,
             address_prefix=layout.node_subnet_cidr,
             default_outbound_access=False,
+            service_endpoints=[
+                network.ServiceEndpointPropertiesFormatArgs(service=service)
+                for service in NODE_SUBNET_SERVICE_ENDPOINTS
+            ],
             opts=subnet_opts,
         )
         self.endpoint_subnet = network.Subnet(

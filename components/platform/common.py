@@ -31,8 +31,17 @@ GPU_TOLERATIONS = [
     for t in GPU_TAINT_TOLERATIONS
 ]
 #: AKS taints every node of a spot pool with this; pods for spot GPU pools must tolerate it too.
+SPOT_TAINT_TOLERATION: dict[str, str] = {
+    "key": "kubernetes.azure.com/scalesetpriority",
+    "operator": "Equal",
+    "value": "spot",
+    "effect": "NoSchedule",
+}
 SPOT_TOLERATION = k8s.core.v1.TolerationArgs(
-    key="kubernetes.azure.com/scalesetpriority", operator="Equal", value="spot", effect="NoSchedule"
+    key=SPOT_TAINT_TOLERATION["key"],
+    operator=SPOT_TAINT_TOLERATION["operator"],
+    value=SPOT_TAINT_TOLERATION["value"],
+    effect=SPOT_TAINT_TOLERATION["effect"],
 )
 
 

@@ -30,11 +30,14 @@ from components.platform.database_names import (
     pooler_pool_size,
 )
 from infra import versions
-from infra.settings import StackSettings
+from infra.settings import AzureCluster, StackSettings
 
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 OBJECT_STORE_NAME = f"{DATABASE_CLUSTER_NAME}-backups"
+#: Where an S3 bucket's data lives, declared on the ObjectStore for the policy pack.
+BACKUP_REGION_ANNOTATION = "kiva.platform/region"
 ZONE_KEY = "topology.kubernetes.io/zone"
+HOST_KEY = "kubernetes.io/hostname"
 
 
 def retention_policy(settings: StackSettings) -> str:
@@ -79,18 +82,63 @@ def _storage(size: str, storage_class: str | None, default_class: str) -> dict[s
     return {"size": size, "storageClass": storage_class or default_class, "resizeInUseVolumes": True}
 
 
+def database_zones(settings: StackSettings) -> list[str]:
+    """Zones whose nodes can run the instances: the general pool's on Azure, the declared ones elsewhere."""
+    cluster = settings.cluster
+    return cluster.general_zones if isinstance(cluster, AzureCluster) else list(cluster.zones)
+
+
+def database_hosts(settings: StackSettings) -> int:
+    """Most nodes that can run an instance: the general pool's maximum, or the untainted declared nodes."""
+    cluster = settings.cluster
+    if isinstance(cluster, AzureCluster):
+        return cluster.general_pool.max_count
+    repelling = ("NoSchedule", "NoExecute")
+    return sum(
+        pool.nodes
+        for pool in cluster.node_pools
+        if not any(taint.effect in repelling for taint in pool.taints)
+    )
+
+
+def affinity(settings: StackSettings) -> dict[str, Any]:
+    """Instance anti-affinity that the scheduler can always satisfy (`Cluster.spec.affinity`).
+
+    One instance per zone is required (production) only when there are at least as many zones as
+    instances; with fewer zones a required zone rule leaves the extra instances Pending forever, so the
+    rule falls back to one instance per node, and the zone spread constraint (`ScheduleAnyway`) still
+    spreads them over the zones.
+    A required rule is only used where the nodes it needs can exist; otherwise it is a preference.
+    """
+    instances = settings.database.instances
+    zones, hosts = database_zones(settings), database_hosts(settings)
+    if len(zones) > 1 and len(zones) >= instances:
+        key, room = ZONE_KEY, min(len(zones), hosts)  # one node per zone at least
+    else:
+        key, room = HOST_KEY, hosts
+    required = settings.production and instances > 1 and room >= instances
+    return {
+        "enablePodAntiAffinity": True,
+        "topologyKey": key,
+        "podAntiAffinityType": "required" if required else "preferred",
+    }
+
+
 def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[str, Any]:
     """The `Cluster` spec (postgresql.cnpg.io/v1)."""
     database = settings.database
     default_class = settings.cluster.storage_class
-    zoned = len(settings.cluster.zones) > 1
+    zoned = len(database_zones(settings)) > 1
     spec: dict[str, Any] = {
         "instances": database.instances,
         "imageName": versions.POSTGRES_IMAGES[database.postgres_major],
         "primaryUpdateStrategy": "unsupervised",
         "primaryUpdateMethod": "switchover",
         "enableSuperuserAccess": False,
-        "enablePDB": True,
+        # The primary's budget allows no eviction; with a replica the operator switches over when the
+        # primary's node drains, but a single instance would block every drain (and so AKS's node-image
+        # upgrades) for good. CloudNativePG's API reference advises `false` for one instance.
+        "enablePDB": database.instances > 1,
         "postgresql": {
             # CloudNativePG takes every parameter as a string.
             "parameters": {
@@ -110,11 +158,7 @@ def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[s
         },
         "storage": _storage(database.storage.size, database.storage.storage_class, default_class),
         "resources": _resources(settings),
-        "affinity": {
-            "enablePodAntiAffinity": True,
-            "topologyKey": ZONE_KEY if zoned else "kubernetes.io/hostname",
-            "podAntiAffinityType": "required" if zoned and settings.production else "preferred",
-        },
+        "affinity": affinity(settings),
         "plugins": [
             {
                 "name": BARMAN_PLUGIN,
@@ -172,11 +216,21 @@ class Database(pulumi.ComponentResource):
         metadata = lambda resource_name, component: k8s.meta.v1.ObjectMetaArgs(  # noqa: E731
             name=resource_name, namespace=PLATFORM_NAMESPACE, labels=labels("postgresql", component)
         )
+        store_metadata = metadata(OBJECT_STORE_NAME, "backup")
+        if isinstance(foundation.backups, S3Backups):
+            # The bucket's region sits in a Secret; the policy pack checks this declaration against the
+            # EU allow-list (an Azure container's region is its storage account's location).
+            store_metadata = k8s.meta.v1.ObjectMetaArgs(
+                name=OBJECT_STORE_NAME,
+                namespace=PLATFORM_NAMESPACE,
+                labels=labels("postgresql", "backup"),
+                annotations={BACKUP_REGION_ANNOTATION: foundation.backups.region},
+            )
         self.object_store = k8s.apiextensions.CustomResource(
             f"{name}-object-store",
             api_version="barmancloud.cnpg.io/v1",
             kind="ObjectStore",
-            metadata=metadata(OBJECT_STORE_NAME, "backup"),
+            metadata=store_metadata,
             spec={
                 "configuration": object_store_configuration(foundation),
                 "retentionPolicy": retention_policy(settings),

@@ -21,9 +21,29 @@ RESERVED_CONNECTIONS = 20
 CONNECTION_MARGIN = 1.25
 
 
+#: CPU seconds a uvicorn worker spends importing LiteLLM 1.90.6 before it can answer its supervisor.
+LITELLM_IMPORT_CPU_SECONDS = 3.5
+#: How long uvicorn's supervisor waits for a worker's answer before it kills the worker. Fixed at 5 s in
+#: the uvicorn the pinned image ships (0.33.0); only uvicorn 0.37+ makes it configurable
+#: (`--timeout_worker_healthcheck`), so the worker count has to keep imports inside it instead.
+UVICORN_HEALTHCHECK_SECONDS = 5.0
+#: Headroom on the import time (slower cores, the parent process, page faults).
+IMPORT_MARGIN = 1.25
+
+
 def gateway_workers(settings: StackSettings) -> int:
-    """Uvicorn workers per gateway pod: one per requested vCPU (LiteLLM's recommendation), at least 1."""
-    return max(1, math.floor(quantity_to_cores(settings.gateway.resources.requests.cpu)))
+    """Uvicorn workers per gateway pod, so that a pod starts even on a node whose CPU is fully busy.
+
+    With several workers, uvicorn's supervisor kills any worker that has not answered within
+    `UVICORN_HEALTHCHECK_SECONDS`, and all workers import LiteLLM at once. On a busy node a container
+    is only sure of its CPU request (CFS shares), so every worker must get enough of the request to
+    finish the import in time: workers ≤ request / (import CPU × margin / health-check window), and
+    never more than one per requested core (LiteLLM's recommendation). A single worker runs without the
+    supervisor, so below one core the pod gets one worker and only the startup probe's patience matters.
+    """
+    cores = quantity_to_cores(settings.gateway.resources.requests.cpu)
+    share_needed = LITELLM_IMPORT_CPU_SECONDS * IMPORT_MARGIN / UVICORN_HEALTHCHECK_SECONDS
+    return max(1, min(math.floor(cores), math.floor(cores / share_needed)))
 
 
 def gateway_connections(settings: StackSettings) -> int:

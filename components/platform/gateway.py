@@ -3,13 +3,16 @@
 Not the community Helm chart: a `Deployment` written here is visible to the policy pack, and the
 chart's defaults (a bundled Postgres, random master keys, `main-…` tags) are not wanted anyway.
 
-Database migrations: the proxy runs them itself at start-up (`prisma migrate deploy`, via
-`USE_PRISMA_MIGRATE`). Prisma holds a PostgreSQL advisory lock while migrating, so when a rollout
-starts several pods, one applies the pending migrations and the others wait and find nothing to do;
-a pod whose migration fails exits and never becomes ready, so the rollout stops with the old pods
-still serving. A separate Job would need re-creating on every image change (Jobs are immutable) and
-Pulumi cannot order it against a Deployment update without replacing it; the proxy path has no such
-ordering problem and the pinned image carries the Prisma engines, so it works without egress.
+Database migrations: the proxy runs them itself at start-up (`prisma migrate deploy`, its default when
+`DATABASE_URL` is set). Prisma holds a PostgreSQL advisory lock while migrating, so when a rollout
+starts several pods, one applies the pending migrations and the others wait and find nothing to do.
+LiteLLM 1.90.6 logs a failed migration and starts anyway unless `ENFORCE_PRISMA_MIGRATION_CHECK` is
+true (`litellm/proxy/proxy_cli.py`); with it set, a pod whose migration fails exits and never becomes
+ready, so the rollout (`maxUnavailable: 0`) stops with the old pods still serving instead of new pods
+serving a schema they do not expect. A separate Job would need re-creating on every image change (Jobs
+are immutable) and Pulumi cannot order it against a Deployment update without replacing it; the proxy
+path has no such ordering problem and the pinned image carries the Prisma engines, so it works without
+egress.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ PORT = 4000
 UID = 1000
 CONFIG_DIR = "/etc/litellm"
 MIGRATION_DIR = "/var/lib/litellm/migrations"
+#: Names the ingress controller's namespace on the Ingress, for the day-one network check.
+CONTROLLER_NAMESPACE_ANNOTATION = "kiva.platform/controller-namespace"
 
-#: Switches that keep LiteLLM from phoning home (telemetry, GitHub downloads of cost maps and templates).
+#: Switches that keep LiteLLM 1.90.6 from fetching from GitHub (cost map, Anthropic beta headers, blog
+#: posts, policy templates): each is read by the pinned version (see `kiva_policies.telemetry`).
+#: LiteLLM 1.90.6 has no usage-telemetry switch to set: nothing in it reads `LITELLM_TELEMETRY_DISABLED`.
 TELEMETRY_SWITCHES = {
-    "LITELLM_TELEMETRY_DISABLED": "true",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
     "LITELLM_LOCAL_BLOG_POSTS": "True",
@@ -67,7 +73,8 @@ def gateway_env(settings: StackSettings) -> list[k8s.core.v1.EnvVarArgs]:
         env("LITELLM_MODE", "PRODUCTION"),
         env("LITELLM_LOG", "INFO"),
         env("JSON_LOGS", "True"),
-        env("USE_PRISMA_MIGRATE", "True"),
+        # Without it 1.90.6 logs "migration failed but continuing startup" and serves anyway.
+        env("ENFORCE_PRISMA_MIGRATION_CHECK", "true"),
         env("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
     ]
     if not settings.telemetry.enabled:
@@ -260,7 +267,11 @@ class Gateway(pulumi.ComponentResource):
                     name=RESOURCE_NAME,
                     namespace=PLATFORM_NAMESPACE,
                     labels=meta_labels,
-                    annotations={"cert-manager.io/cluster-issuer": ingress.cluster_issuer},
+                    annotations={
+                        "cert-manager.io/cluster-issuer": ingress.cluster_issuer,
+                        # Where the controller serving this class runs: the network check admits it.
+                        CONTROLLER_NAMESPACE_ANNOTATION: ingress.controller_ns,
+                    },
                 ),
                 spec=k8s.networking.v1.IngressSpecArgs(
                     ingress_class_name=ingress.class_name,

@@ -1,4 +1,11 @@
-"""One vLLM server per configured model: a `Deployment` and a `Service`, plus its cache and PDB.
+"""One vLLM server per configured model: its pods, a `Service`, and a PDB when it has several replicas.
+
+Each replica has its own weights cache. With `cache.type: pvc` the pods are a `StatefulSet` whose
+`volumeClaimTemplates` give every replica its own ReadWriteOnce claim: one claim shared by replicas on
+different nodes fails with a Multi-Attach error, because a ReadWriteOnce disk attaches to one node.
+The claims outlive the pods and the StatefulSet (retention `Retain`), so the weights survive a
+rollout, a scale-down and a redeploy. With `cache.type: emptyDir` the pods are a `Deployment`.
+Either way a rollout replaces one pod at a time instead of taking the model down.
 
 GPU models request whole GPUs (requests = limits), tolerate the GPU taint and are pinned to their
 pool by the `kiva.platform/gpu-pool` node label; CPU models (the `local` stack) use vLLM's CPU image.
@@ -38,6 +45,8 @@ from infra.settings.workloads import Model, ResourceAmounts, Resources
 NAME = "vllm"
 UID = 1000
 CACHE_DIR = "/models"
+#: Name of the cache volume, and of the StatefulSet's claim template (claims: `cache-<pod name>`).
+CACHE_VOLUME = "cache"
 HOME_DIR = "/home/vllm"
 #: Pods with this label may reach the Hugging Face Hub (network_policies.py).
 DOWNLOAD_LABEL = "kiva.platform/model-download"
@@ -119,12 +128,30 @@ def shm_size(model: Model) -> str:
     return "2Gi" if model.gpus == 1 else f"{8 * model.gpus}Gi"
 
 
-class ModelServer(pulumi.ComponentResource):
-    """vLLM for one model: Deployment, Service (8000), cache PVC or emptyDir, PDB when replicas > 1."""
+def cache_claim(
+    settings: StackSettings, model: Model, claim_labels: dict[str, str]
+) -> k8s.core.v1.PersistentVolumeClaimArgs:
+    """The claim template of one replica's cache: ReadWriteOnce, size and class from the model's config."""
+    return k8s.core.v1.PersistentVolumeClaimArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=CACHE_VOLUME, labels=claim_labels),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=model.cache.storage_class or settings.cluster.storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": model.cache.size}),
+        ),
+    )
 
-    deployment: k8s.apps.v1.Deployment
+
+class ModelServer(pulumi.ComponentResource):
+    """vLLM for one model: StatefulSet (PVC cache) or Deployment (emptyDir cache), Service, PDB.
+
+    `headless_service` is the StatefulSet's governing Service (None for a Deployment); `service` is
+    the one the gateway calls (`gateway_config.model_service`).
+    """
+
+    workload: k8s.apps.v1.StatefulSet | k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
-    cache: k8s.core.v1.PersistentVolumeClaim | None
+    headless_service: k8s.core.v1.Service | None
     disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
 
     def __init__(
@@ -144,40 +171,9 @@ class ModelServer(pulumi.ComponentResource):
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=resource_name, namespace=PLATFORM_NAMESPACE, labels=meta_labels
         )
+        pod_selector = k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, component))
         resources = model.resources or default_resources(model)
-
-        self.cache = None
-        if model.cache.type == "pvc":
-            cache_volume = k8s.core.v1.VolumeArgs(
-                name="cache",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=f"{resource_name}-cache"
-                ),
-            )
-            self.cache = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-cache",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"{resource_name}-cache", namespace=PLATFORM_NAMESPACE, labels=meta_labels
-                ),
-                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteOnce"],
-                    storage_class_name=model.cache.storage_class or settings.cluster.storage_class,
-                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                        requests={"storage": model.cache.size}
-                    ),
-                ),
-                # Don't wait for binding: WaitForFirstConsumer classes bind only when the pod is scheduled.
-                opts=child_opts(self, depends_on=depends_on, protect=True),
-            )
-            # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
-            strategy = k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
-        else:
-            cache_volume = empty_dir("cache", model.cache.size)
-            # GPUs are scarce: replace pods one at a time instead of asking for a spare GPU.
-            strategy = k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=0, max_unavailable=1),
-            )
+        persistent = model.cache.type == "pvc"
 
         requests = {"cpu": resources.requests.cpu, "memory": resources.requests.memory}
         limits = {"cpu": resources.limits.cpu, "memory": resources.limits.memory}
@@ -197,46 +193,107 @@ class ModelServer(pulumi.ComponentResource):
             liveness_probe=http_probe("/health", "http", period=20, failures=3, timeout=10),
             security_context=container_security(read_only_root=True),
             volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="cache", mount_path=CACHE_DIR),
+                k8s.core.v1.VolumeMountArgs(name=CACHE_VOLUME, mount_path=CACHE_DIR),
                 k8s.core.v1.VolumeMountArgs(name="shm", mount_path="/dev/shm"),
                 k8s.core.v1.VolumeMountArgs(name="home", mount_path=HOME_DIR),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
             ],
         )
+        scratch = [
+            empty_dir("shm", shm_size(model), medium="Memory"),
+            empty_dir("home", "10Gi"),
+            empty_dir("tmp", "2Gi"),
+        ]
         pod = k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,
             security_context=pod_security(UID),
             containers=[container],
             termination_grace_period_seconds=60,
-            volumes=[
-                cache_volume,
-                empty_dir("shm", shm_size(model), medium="Memory"),
-                empty_dir("home", "10Gi"),
-                empty_dir("tmp", "2Gi"),
-            ],
+            # A StatefulSet mounts the claim of its volumeClaimTemplates under the same name.
+            volumes=scratch if persistent else [empty_dir(CACHE_VOLUME, model.cache.size), *scratch],
             node_selector=None if model.cpu else {GPU_POOL_LABEL: model.pool or ""},
             tolerations=None if model.cpu else gpu_tolerations(settings.pool(model.pool or "")),
         )
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=metadata,
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=model.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, component)),
-                strategy=strategy,
-                revision_history_limit=3,
-                # A cold start (download + load + CUDA graphs) may take longer than Kubernetes' default.
-                progress_deadline_seconds=STARTUP_PERIOD * STARTUP_FAILURES + 600,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels), spec=pod
-                ),
-            ),
-            opts=child_opts(
-                self,
-                depends_on=[*depends_on, *([self.cache] if self.cache else [])],
-                custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m"),
-            ),
+        template = k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels), spec=pod
         )
+        # A cold start (download + load + CUDA graphs) takes longer than Pulumi's default 10 minutes.
+        timeouts = pulumi.CustomTimeouts(create="45m", update="45m")
+
+        self.headless_service = None
+        if persistent:
+            # apps/v1 wants a governing Service for the pods' network identity (`serviceName`, required
+            # before Kubernetes 1.33); headless, so Pulumi does not wait for ready pods behind it.
+            self.headless_service = k8s.core.v1.Service(
+                f"{name}-pods",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{resource_name}-pods", namespace=PLATFORM_NAMESPACE, labels=meta_labels
+                ),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    cluster_ip="None",
+                    selector=selector(NAME, component),
+                    ports=[
+                        k8s.core.v1.ServicePortArgs(
+                            name="http", port=MODEL_PORT, target_port="http", protocol="TCP"
+                        )
+                    ],
+                ),
+                opts=child_opts(self, depends_on=depends_on),
+            )
+            self.workload = k8s.apps.v1.StatefulSet(
+                f"{name}-statefulset",
+                metadata=metadata,
+                spec=k8s.apps.v1.StatefulSetSpecArgs(
+                    replicas=model.replicas,
+                    selector=pod_selector,
+                    service_name=f"{resource_name}-pods",
+                    # Replicas are independent servers: start them together, not one after another.
+                    pod_management_policy="Parallel",
+                    # One pod at a time, highest ordinal first; the others keep serving.
+                    update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                    # Deleting the StatefulSet or scaling it down keeps the claims and their weights.
+                    persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                        when_deleted="Retain", when_scaled="Retain"
+                    ),
+                    # Only stable labels: the claim templates of a StatefulSet are immutable.
+                    volume_claim_templates=[
+                        cache_claim(
+                            settings, model, selector(NAME, component) | {"kiva.platform/model": model.name}
+                        )
+                    ],
+                    revision_history_limit=3,
+                    template=template,
+                ),
+                opts=pulumi.ResourceOptions.merge(
+                    child_opts(
+                        self, depends_on=[*depends_on, self.headless_service], custom_timeouts=timeouts
+                    ),
+                    # A change to an immutable field (the claim template: cache size or class) replaces
+                    # the StatefulSet under the same name, so the old one must go first; the retained
+                    # claims (`cache-<pod>`) are adopted again by the new pods, at their old size.
+                    pulumi.ResourceOptions(delete_before_replace=True),
+                ),
+            )
+        else:
+            self.workload = k8s.apps.v1.Deployment(
+                f"{name}-deployment",
+                metadata=metadata,
+                spec=k8s.apps.v1.DeploymentSpecArgs(
+                    replicas=model.replicas,
+                    selector=pod_selector,
+                    # GPUs are scarce: replace pods one at a time instead of asking for a spare GPU.
+                    strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                            max_surge=0, max_unavailable=1
+                        ),
+                    ),
+                    revision_history_limit=3,
+                    progress_deadline_seconds=STARTUP_PERIOD * STARTUP_FAILURES + 600,
+                    template=template,
+                ),
+                opts=child_opts(self, depends_on=depends_on, custom_timeouts=timeouts),
+            )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata,
@@ -249,17 +306,16 @@ class ModelServer(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=child_opts(self),
+            # Pulumi awaits ready endpoints behind a ClusterIP Service (10 minutes by default); a cold
+            # start takes longer, so the Service follows the pods' own (longer) await.
+            opts=child_opts(self, depends_on=[self.workload]),
         )
         self.disruption_budget = None
         if model.replicas > 1:
             self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-disruption-budget",
                 metadata=metadata,
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                    max_unavailable=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(NAME, component)),
-                ),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(max_unavailable=1, selector=pod_selector),
                 opts=child_opts(self),
             )
         self.register_outputs({"service": resource_name, "servedName": model.served_name})

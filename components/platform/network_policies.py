@@ -2,8 +2,9 @@
 
 Allowed: DNS; clients -> gateway (ingress controller and configured namespaces only); gateway -> model
 servers; gateway -> database (or pooler); pooler -> database; operator -> database; database instances
-among themselves; database -> Kubernetes API and the backup store; gateway -> external providers only
-when any is configured; model servers -> HTTPS for the Hugging Face download (unless `offline`).
+among themselves; database -> Kubernetes API and the backup store; CloudNativePG's Jobs (initdb, join)
+-> Kubernetes API and the instances; gateway -> external providers only when any is configured; model
+servers -> HTTPS for the Hugging Face download (unless `offline`).
 Plain NetworkPolicy cannot name hosts, so "the internet" means every address outside the private ranges.
 """
 
@@ -27,6 +28,11 @@ from infra.settings import StackSettings
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 DATABASE_PODS = {"cnpg.io/cluster": DATABASE_CLUSTER_NAME, "cnpg.io/podRole": "instance"}
+#: CloudNativePG 1.30 labels the pods of its Jobs (initdb, join, import, pgbasebackup, full-recovery,
+#: snapshot-recovery, major-upgrade) `cnpg.io/cluster` and `cnpg.io/jobRole`, never `cnpg.io/podRole`
+#: (`pkg/specs/jobs.go` CreatePrimaryJob), so DATABASE_PODS does not select them.
+DATABASE_JOB_PODS = {"cnpg.io/cluster": DATABASE_CLUSTER_NAME}
+DATABASE_JOB_ROLE = "cnpg.io/jobRole"
 POOLER_PODS = {"cnpg.io/poolerName": POOLER_NAME}
 MODEL_PODS = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "kiva"}
 GATEWAY_PODS = selector(GATEWAY_NAME, GATEWAY_COMPONENT)
@@ -50,6 +56,16 @@ def _all_namespaces() -> Peer:
 
 def _pods(match: dict[str, str]) -> Peer:
     return Peer(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=match))
+
+
+def _job_pods() -> k8s.meta.v1.LabelSelectorArgs:
+    """The pods of the database's Jobs: its cluster label, and a job role of any value."""
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_labels=DATABASE_JOB_PODS,
+        match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(key=DATABASE_JOB_ROLE, operator="Exists")
+        ],
+    )
 
 
 def _internet() -> Peer:
@@ -94,6 +110,25 @@ def backup_port(foundation: CloudFoundation) -> int:
     return 443
 
 
+#: Host name endings of in-cluster Services (`<service>.<namespace>.svc[.cluster.local]`).
+CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
+
+
+def backup_peer(foundation: CloudFoundation) -> Peer:
+    """Where the backups go: an in-cluster store's namespace, else any address.
+
+    An `ipBlock` is meant for addresses outside the cluster: whether it matches pod IPs is up to the
+    network plugin (Kubernetes docs, NetworkPolicy `ipBlock`), so an in-cluster S3 store such as
+    `minio.minio.svc.cluster.local` is named by its namespace instead.
+    """
+    if isinstance(foundation.backups, S3Backups) and foundation.backups.endpoint_url:
+        host = urlparse(foundation.backups.endpoint_url).hostname or ""
+        if host.endswith(CLUSTER_SUFFIXES) or (host and "." not in host):
+            parts = host.split(".")
+            return _namespace(parts[1] if len(parts) > 1 else PLATFORM_NAMESPACE)
+    return _anywhere()
+
+
 def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, net.NetworkPolicySpecArgs]:
     """NetworkPolicy specs by name."""
     clients = [_namespace(ns) for ns in settings.gateway.allowed_namespaces]
@@ -111,6 +146,8 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
         _in(database_clients, _ports(POSTGRES)),
         _in([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
         _in([_namespace(CNPG_NAMESPACE)], _ports(POSTGRES, INSTANCE_STATUS)),
+        # The join Job of a new replica runs pg_basebackup against the primary (through the -rw Service).
+        _in([Peer(pod_selector=_job_pods())], _ports(POSTGRES)),
     ]
     if settings.monitoring.enabled:
         database_ingress.append(_in([_all_namespaces()], _ports(METRICS)))
@@ -140,10 +177,17 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
                 _out([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
                 # The instance manager talks to the Kubernetes API; the plugin to the backup store.
                 _out([_anywhere()], _ports(443, 6443)),
-                _out([_anywhere()], _ports(backup_port(foundation))),
+                _out([backup_peer(foundation)], _ports(backup_port(foundation))),
             ],
         ),
     }
+    # initdb and join first read the Cluster object from the API server (management.WaitForGetCluster);
+    # join then copies the primary with pg_basebackup over the replication protocol on 5432.
+    specs["database-jobs"] = net.NetworkPolicySpecArgs(
+        pod_selector=_job_pods(),
+        policy_types=["Egress"],
+        egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
+    )
     if any(not model.offline for model in settings.models):
         # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
         specs["model-download"] = _spec(
@@ -152,10 +196,9 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
     if pooled:
         specs["pooler"] = _spec(
             POOLER_PODS,
-            ingress=[
-                _in([_pods(GATEWAY_PODS)], _ports(POSTGRES)),
-                _in([_namespace(CNPG_NAMESPACE)], _ports(POSTGRES)),
-            ],
+            # Only the gateway: the operator manages PgBouncer through the API server and never
+            # connects to it (cloudnative-pg 1.30 uses the PgBouncer port only inside the pooler pod).
+            ingress=[_in([_pods(GATEWAY_PODS)], _ports(POSTGRES))],
             egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
         )
     return specs

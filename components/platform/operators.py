@@ -14,7 +14,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import EXTERNAL_SECRETS_NAMESPACE
-from components.platform.common import GPU_POOL_LABEL, GPU_TAINT_TOLERATIONS, child_opts
+from components.platform.common import (
+    GPU_POOL_LABEL,
+    GPU_TAINT_TOLERATIONS,
+    SPOT_TAINT_TOLERATION,
+    child_opts,
+)
 from components.platform.namespaces import (
     CERT_MANAGER_NAMESPACE,
     CNPG_NAMESPACE,
@@ -34,11 +39,23 @@ def gpu_pools_by_driver(settings: StackSettings, driver: str) -> list[str]:
     return sorted(pool.name for pool in settings.gpu_pools if pool.driver == driver and pool.name in used)
 
 
-def _tolerations() -> list[dict[str, str]]:
-    return [dict(toleration) for toleration in GPU_TAINT_TOLERATIONS]
+def gpu_node_tolerations() -> list[dict[str, str]]:
+    """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of ours may carry, spot included.
+
+    The charts replace their tolerations list wholesale with the one passed (k8s-device-plugin 0.18.0
+    `tolerations`, gpu-operator v25.10.0 `daemonsets.tolerations` copied onto every operand DaemonSet
+    by the operator, its NFD worker's `worker.tolerations`), so the list must be complete. The spot
+    taint AKS puts on every spot pool is tolerated whether or not a pool is spot today: a toleration
+    only permits, the node affinity (or the operator's node labels) decides which nodes, and a pool
+    switched to spot then never loses its device plugin.
+    """
+    return [dict(toleration) for toleration in [*GPU_TAINT_TOLERATIONS, SPOT_TAINT_TOLERATION]]
 
 
 def _pool_affinity(pools: list[str]) -> dict[str, Any]:
+    """Only the nodes of `pools`. Helm merges maps but replaces lists, so this `nodeSelectorTerms`
+    replaces the chart's default terms (NFD's `pci-10de.present`, `cpu-model.vendor_id`,
+    `nvidia.com/gpu.present`) instead of being ORed with them."""
     term = {"matchExpressions": [{"key": GPU_POOL_LABEL, "operator": "In", "values": pools}]}
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
@@ -108,7 +125,7 @@ class Operators(pulumi.ComponentResource):
                 "nvidia-device-plugin",
                 versions.NVIDIA_DEVICE_PLUGIN,
                 DEVICE_PLUGIN_NAMESPACE,
-                {"tolerations": _tolerations(), "affinity": _pool_affinity(aks_pools)},
+                {"tolerations": gpu_node_tolerations(), "affinity": _pool_affinity(aks_pools)},
             )
             if aks_pools
             else None
@@ -122,8 +139,9 @@ class Operators(pulumi.ComponentResource):
                 {
                     "driver": {"enabled": True},
                     "toolkit": {"enabled": True},
-                    "daemonsets": {"tolerations": _tolerations()},
-                    "node-feature-discovery": {"worker": {"tolerations": _tolerations()}},
+                    "daemonsets": {"tolerations": gpu_node_tolerations()},
+                    # The NFD worker labels GPU nodes, which is what the operand DaemonSets select on.
+                    "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations()}},
                     "dcgmExporter": {"serviceMonitor": {"enabled": monitoring}},
                 },
             )

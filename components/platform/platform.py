@@ -1,8 +1,9 @@
 """The platform layer: everything KIVA runs on Kubernetes, independent of the cloud underneath.
 
 It takes a `CloudFoundation` (a Kubernetes provider, where secrets come from, where backups go) and
-builds, in order: namespaces, operators, secrets, the database, the model servers, the gateway and
-the network policies. Nothing here knows whether the cluster is AKS or STACKIT.
+builds, in order: namespaces, operators, the internal CA issuer (when asked for), secrets, the
+database, the model servers, the gateway and the network policies. Nothing here knows whether the
+cluster is AKS or STACKIT.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.contracts import PLATFORM_NAMESPACE, CloudFoundation
+from components.platform.certificate_issuer import CertificateIssuer
 from components.platform.common import child_opts
 from components.platform.database import Database
 from components.platform.gateway import Gateway
@@ -46,6 +48,17 @@ class Platform(pulumi.ComponentResource):
         self.operators = Operators(
             f"{name}-operators", settings, self.namespaces.by_name, opts=child_opts(self)
         )
+        ingress = settings.gateway.ingress
+        self.certificate_issuer = (
+            CertificateIssuer(
+                f"{name}-certificate-issuer",
+                ingress.cluster_issuer,
+                self.operators.cert_manager,
+                opts=child_opts(self),
+            )
+            if ingress is not None and ingress.internal_ca
+            else None
+        )
         secret_dependencies: list[pulumi.Resource] = [platform_namespace]
         if self.operators.external_secrets is not None:
             secret_dependencies.append(self.operators.external_secrets)
@@ -76,7 +89,13 @@ class Platform(pulumi.ComponentResource):
         self.gateway = Gateway(
             f"{name}-gateway",
             settings,
-            depends_on=[platform_namespace, *self.secrets.ready, self.database.cluster],
+            depends_on=[
+                platform_namespace,
+                *self.secrets.ready,
+                self.database.cluster,
+                # The Ingress names this issuer; cert-manager issues its certificate once it exists.
+                *([self.certificate_issuer.issuer_resource] if self.certificate_issuer else []),
+            ],
             opts=child_opts(self),
         )
         self.network_policies = NetworkPolicies(

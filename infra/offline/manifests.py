@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,15 +44,72 @@ def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
     return objects
 
 
-def write_manifests(plan: Plan, directory: Path) -> list[Path]:
-    """Write one YAML file per object: `NNN-<kind>-<namespace>-<name>.yaml`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, manifest in enumerate(kubernetes_objects(plan)):
+#: First line of every file `write_manifests` writes: how it recognises its own files on the next run.
+MARKER = "# Written by `kiva plan --manifests`: regenerated on every run, do not edit."
+
+
+def manifest_names(manifests: list[dict[str, Any]]) -> list[str]:
+    """A stable file name per object: `<kind>-<namespace>-<name>.yaml`, lowercase, no running numbers.
+
+    Names depend only on the objects, never on their order, so the same plan gives the same files and a
+    changed plan shows up as changed files. Objects whose names collide after lowercasing (two API groups
+    with the same kind, say) get a suffix from a hash of their `apiVersion`, kind, namespace and name.
+    """
+    slugs = []
+    for manifest in manifests:
         metadata = manifest["metadata"]
         parts = [manifest.get("kind", "object"), metadata.get("namespace", "cluster"), metadata["name"]]
-        slug = re.sub(r"[^a-z0-9.-]+", "-", "-".join(str(p) for p in parts).lower())
-        path = directory / f"{index:03d}-{slug}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
-        paths.append(path)
+        slugs.append(re.sub(r"[^a-z0-9.-]+", "-", "-".join(str(p) for p in parts).lower()).strip("-."))
+    counts = Counter(slugs)
+    names = []
+    for slug, manifest in zip(slugs, manifests, strict=True):
+        if counts[slug] > 1:
+            metadata = manifest["metadata"]
+            identity = "/".join(
+                str(v)
+                for v in (
+                    manifest.get("apiVersion"),
+                    manifest.get("kind"),
+                    metadata.get("namespace"),
+                    metadata["name"],
+                )
+            )
+            slug = f"{slug}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+        names.append(slug)
+    # The same object twice (a plan error that apply would reject): numbered in registration order.
+    seen: Counter[str] = Counter()
+    unique = []
+    for name in names:
+        seen[name] += 1
+        unique.append(f"{name}.yaml" if seen[name] == 1 else f"{name}-{seen[name]}.yaml")
+    return unique
+
+
+def _written_here(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.readline().rstrip("\n") == MARKER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def write_manifests(plan: Plan, directory: Path) -> list[Path]:
+    """Write one YAML file per object (see `manifest_names`) and delete this tool's files of earlier runs.
+
+    Only `*.yaml` files whose first line is `MARKER` are deleted or overwritten, so the folder can hold
+    other files; one of those in the way of a manifest is an error, not overwritten.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    manifests = kubernetes_objects(plan)
+    paths = [directory / name for name in manifest_names(manifests)]
+    foreign = [path.name for path in paths if path.exists() and not _written_here(path)]
+    if foreign:
+        raise FileExistsError(
+            f"{directory}: not written by `kiva plan --manifests`, so not overwritten: {', '.join(foreign)}"
+        )
+    for stale in sorted(set(directory.glob("*.yaml")) - set(paths)):
+        if stale.is_file() and _written_here(stale):
+            stale.unlink()
+    for path, manifest in zip(paths, manifests, strict=True):
+        path.write_text(f"{MARKER}\n" + yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return paths

@@ -40,6 +40,7 @@ _AZURE_TYPES: dict[str, str] = {
     "storage:StorageAccount": "Microsoft.Storage/storageAccounts",
     "storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
     "storage:BlobServiceProperties": "Microsoft.Storage/storageAccounts/blobServices",
+    "storage:ManagementPolicy": "Microsoft.Storage/storageAccounts/managementPolicies",
     "authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
     "insights:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
     "monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",

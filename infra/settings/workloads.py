@@ -29,7 +29,7 @@ class Resources(KivaModel):
 
 
 class ModelCache(KivaModel):
-    """Where model weights are cached: a PVC survives restarts (RWO, so rollouts use `Recreate`)."""
+    """Where model weights are cached: a PVC per replica (a StatefulSet's claim template) survives restarts."""
 
     type: Literal["pvc", "emptyDir"] = "pvc"
     """`pvc` (kept across restarts) or `emptyDir` (downloaded on every start)."""
@@ -267,3 +267,5 @@ class Prerequisites(KivaModel):
     """Ingress classes whose controller already runs, e.g. `nginx`."""
     cluster_issuers: list[DnsLabel] = Field(default_factory=list)
     """cert-manager ClusterIssuers that already exist."""
+    load_balancers: bool = False
+    """The cluster provisions `LoadBalancer` Services (a cloud controller or MetalLB); implied on Azure."""

@@ -23,7 +23,7 @@ from pulumi_policy.proxy import (
 )
 
 from kiva_policies.base import BLINDED_SECRET, LABEL_REGION, NAMESPACE, containers, get, pod_spec
-from kiva_policies.residency import normalize_location
+from kiva_policies.residency import declared_location, normalize_location
 from kiva_policies.retention import retention_values
 from kiva_policies.runner import PlannedResource, PolicyReport, engine_props
 from kiva_policies.telemetry import switch_states
@@ -99,9 +99,9 @@ def _finding_lines(report: PolicyReport, names: dict[str, str]) -> list[str]:
 def _declared(resources: list[tuple[PlannedResource, Any]], report: PolicyReport) -> tuple[str, str]:
     for resource, props in resources:
         if resource.type == NAMESPACE:
-            labels = get(props, "metadata", "labels", default={}) or {}
-            if isinstance(labels, Mapping) and labels.get(LABEL_REGION):
-                return str(labels.get(LABEL_REGION)), f"label `{LABEL_REGION}` on Namespace {resource.name}"
+            declared = declared_location(props)
+            if declared is not None and declared[0]:
+                return str(declared[0]), f"annotation `{LABEL_REGION}` on Namespace {resource.name}"
     configured = report.settings.get(DECLARATION_POLICY, {}).get("declaredRegion")
     if configured:
         return str(configured), "`declaredRegion` in the policy config"

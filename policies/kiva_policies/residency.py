@@ -144,6 +144,26 @@ DECLARED_SCHEMA = PolicyConfigSchema(
 _KNOWN_REGIONS = {**S3_REGIONS, **KUBERNETES_REGIONS, **AZURE_REGIONS}
 
 
+def declared_location(namespace_props: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """(region, jurisdiction) a Namespace declares, or None when it declares neither.
+
+    The platform writes both as annotations: a region such as IONOS's `de/fra` is no valid label
+    value. Plans from before that change carry them as labels, so those are the fallback, per key.
+    """
+    sources = [get(namespace_props, "metadata", field) for field in ("annotations", "labels")]
+    declaring = [
+        values
+        for values in sources
+        if isinstance(values, Mapping) and (LABEL_REGION in values or LABEL_JURISDICTION in values)
+    ]
+    if not declaring:
+        return None
+    region, jurisdiction = (
+        next((v[key] for v in declaring if v.get(key)), None) for key in (LABEL_REGION, LABEL_JURISDICTION)
+    )
+    return region, jurisdiction
+
+
 def _check_declaration(args: StackValidationArgs, report: ReportViolation) -> None:
     config = settings(args, DECLARED_SCHEMA)
     declarations = []
@@ -153,9 +173,9 @@ def _check_declaration(args: StackValidationArgs, report: ReportViolation) -> No
             has_location = True
         if resource.resource_type != NAMESPACE:
             continue
-        labels = get(resource.props, "metadata", "labels")
-        if isinstance(labels, Mapping) and (LABEL_REGION in labels or LABEL_JURISDICTION in labels):
-            declarations.append((resource.urn, labels.get(LABEL_REGION), labels.get(LABEL_JURISDICTION)))
+        declared = declared_location(resource.props)
+        if declared is not None:
+            declarations.append((resource.urn, *declared))
     expected_region = config.get("declaredRegion")
     expected_jurisdiction = config.get("declaredJurisdiction")
     if not declarations:
@@ -164,7 +184,7 @@ def _check_declaration(args: StackValidationArgs, report: ReportViolation) -> No
         elif not has_location:
             report(
                 "The stack declares no region: no resource has a location and no Namespace carries the "
-                "labels "
+                "annotations "
                 f"`{LABEL_REGION}` and `{LABEL_JURISDICTION}`. The platform namespace must carry them "
                 "(from `kiva:region` and `kiva:jurisdiction`), or the policy config must set "
                 "`declaredRegion` and `declaredJurisdiction`.",
@@ -181,7 +201,8 @@ def _check_one_declaration(
     where = f"Namespace {urn.rsplit('::', 1)[-1]}" if urn else "The policy config"
     if not isinstance(region, str) or not region:
         report(
-            f"{where} declares no region (label `{LABEL_REGION}`); set it from `kiva:region`.", urn or None
+            f"{where} declares no region (annotation `{LABEL_REGION}`); set it from `kiva:region`.",
+            urn or None,
         )
     elif region not in config["allowedRegions"]:
         report(
@@ -191,7 +212,7 @@ def _check_one_declaration(
         )
     if not isinstance(jurisdiction, str) or not jurisdiction:
         report(
-            f"{where} declares no jurisdiction (label `{LABEL_JURISDICTION}`); "
+            f"{where} declares no jurisdiction (annotation `{LABEL_JURISDICTION}`); "
             "set it from `kiva:jurisdiction`.",
             urn or None,
         )

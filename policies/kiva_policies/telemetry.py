@@ -40,11 +40,15 @@ from kiva_policies.residency import litellm_config
 
 @dataclass(frozen=True)
 class Switch:
-    """An environment variable that turns telemetry off only when it has exactly the value `off`."""
+    """An environment variable that turns telemetry off only when it has exactly the value `off`.
+
+    `read_by` names the file of the product's pinned version that reads the variable: a switch nothing
+    reads would count as "off" while changing nothing, so a row without a reader does not belong here.
+    """
 
     env: str
     off: str
-    source: str
+    read_by: str
 
 
 @dataclass(frozen=True)
@@ -63,29 +67,71 @@ class Product:
 
 
 #: Known products and their kill switches (WORKLOADS.md section 6.1). A value other than `off` counts as on.
+#: LiteLLM 1.90.6 and vLLM v0.28.0 are the versions `infra/versions.py` pins; LiteLLM's rows are the
+#: GitHub downloads it makes at import or on request (it has no usage-telemetry switch: nothing in 1.90.6,
+#: litellm_enterprise or litellm_proxy_extras reads `LITELLM_TELEMETRY_DISABLED`). The other products are
+#: not deployed by the stack; their rows name the upstream file that defines each switch.
 TELEMETRY_SWITCHES: tuple[Product, ...] = (
     Product(
         "LiteLLM",
         ("litellm",),
         (
             Switch(
-                "LITELLM_TELEMETRY_DISABLED", "true", "docs.litellm.ai/docs/proxy/telemetry (kill switch)"
+                "LITELLM_LOCAL_MODEL_COST_MAP",
+                "True",
+                "litellm 1.90.6 litellm/litellm_core_utils/get_model_cost_map.py (lower() == 'true')",
             ),
-            Switch("LITELLM_LOCAL_MODEL_COST_MAP", "True", "LiteLLM env reference (no cost-map download)"),
+            Switch(
+                "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS",
+                "True",
+                "litellm 1.90.6 litellm/anthropic_beta_headers_manager.py (lower() == 'true')",
+            ),
+            Switch(
+                "LITELLM_LOCAL_BLOG_POSTS",
+                "True",
+                "litellm 1.90.6 litellm/litellm_core_utils/get_blog_posts.py (lower() == 'true')",
+            ),
+            Switch(
+                "LITELLM_LOCAL_POLICY_TEMPLATES",
+                "True",
+                "litellm 1.90.6 litellm/proxy/management_endpoints/policy_endpoints/endpoints.py "
+                "(lower() in 'true', '1', 'yes')",
+            ),
         ),
     ),
     Product(
         "vLLM",
         ("vllm",),
         (
-            Switch("VLLM_NO_USAGE_STATS", "1", 'vllm/envs.py (compared with "1")'),
-            Switch("DO_NOT_TRACK", "1", 'vllm/envs.py (compared with "1")'),
+            Switch(
+                "VLLM_NO_USAGE_STATS",
+                "1",
+                'vllm v0.28.0 vllm/envs.py (== "1"), consulted by vllm/usage/usage_lib.py',
+            ),
+            Switch(
+                "VLLM_DO_NOT_TRACK",
+                "1",
+                'vllm v0.28.0 vllm/envs.py (VLLM_DO_NOT_TRACK or DO_NOT_TRACK, == "1"), '
+                "consulted by vllm/usage/usage_lib.py",
+            ),
+            Switch(
+                "DO_NOT_TRACK",
+                "1",
+                "vllm v0.28.0 vllm/envs.py (fallback of VLLM_DO_NOT_TRACK); huggingface_hub "
+                "src/huggingface_hub/constants.py",
+            ),
         ),
     ),
     Product(
         "Hugging Face Hub",
         ("vllm", "text-generation-inference", "text-embeddings-inference", "huggingface"),
-        (Switch("HF_HUB_DISABLE_TELEMETRY", "1", "huggingface_hub environment variables"),),
+        (
+            Switch(
+                "HF_HUB_DISABLE_TELEMETRY",
+                "1",
+                "huggingface_hub src/huggingface_hub/constants.py (_is_true)",
+            ),
+        ),
     ),
     Product(
         "Open WebUI",

@@ -150,7 +150,9 @@ def test_components_carry_kiva_azure_type_tokens(plan_of):
     assert parent_type(plan, one(plan, CLUSTER)) == "kiva:azure:AksCluster"
     assert parent_type(plan, one(plan, "azure-native:keyvault:Vault")) == "kiva:azure:KeyVault"
     assert parent_type(plan, one(plan, "azure-native:storage:StorageAccount")) == "kiva:azure:BackupStorage"
-    assert parent_type(plan, one(plan, "azure-native:containerservice:AgentPool")) == "kiva:azure:GpuNodePool"
+    pools = {r.name: r for r in plan.of_type("azure-native:containerservice:AgentPool")}
+    assert parent_type(plan, pools["kiva-gpu-a100"]) == "kiva:azure:GpuNodePool"
+    assert parent_type(plan, pools["kiva-general"]) == "kiva:azure:GeneralNodePool"
 
 
 def test_deployer_is_cluster_admin_through_azure_rbac(plan_of):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from tests.azure.helpers import one
+from infra.offline.engine import Plan, Registration
 from tests.conftest import stack_config
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 
+def one_gpu_pool(plan: Plan) -> Registration:
+    (pool,) = [r for r in plan.of_type(AGENT_POOL) if r.inputs["agentPoolName"] != "general"]
+    return pool
+
+
 def test_dev_t4_pool_scales_to_zero_on_spot_with_aks_driver(plan_of):
-    pool = one(plan_of("dev"), AGENT_POOL).inputs
+    pool = one_gpu_pool(plan_of("dev")).inputs
     assert pool["agentPoolName"] == "t4"
     assert pool["resourceName"] == "kiva-dev-aks"
     assert pool["mode"] == "User"
@@ -31,7 +36,7 @@ def test_dev_t4_pool_scales_to_zero_on_spot_with_aks_driver(plan_of):
 
 
 def test_prod_a100_pool_leaves_the_driver_to_the_gpu_operator(plan_of):
-    pool = one(plan_of("prod"), AGENT_POOL).inputs
+    pool = one_gpu_pool(plan_of("prod")).inputs
     assert pool["vmSize"] == "Standard_NC24ads_A100_v4"
     assert pool["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
     assert pool["nodeLabels"]["kiva.platform/gpu"] == "a100"
@@ -46,7 +51,7 @@ def test_one_agent_pool_per_configured_pool(plan_with):
     pools.append({"name": "h100", "vmSize": "Standard_NC40ads_H100_v5", "minCount": 0, "maxCount": 1})
     plan = plan_with("prod", {"kiva:gpuPools": pools})
     by_name = {r.inputs["agentPoolName"]: r.inputs for r in plan.of_type(AGENT_POOL)}
-    assert set(by_name) == {"a100", "h100"}
+    assert set(by_name) == {"general", "a100", "h100"}
     assert by_name["h100"]["vmSize"] == "Standard_NC40ads_H100_v5"
     assert by_name["h100"]["nodeLabels"]["kiva.platform/gpu"] == "h100"
     assert by_name["h100"]["minCount"] == 0

@@ -50,10 +50,12 @@ def test_dev_vault_denies_by_default_and_allows_configured_ips(plan_of):
     plan = plan_of("dev")
     properties = one(plan, VAULT).inputs["properties"]
     assert properties["publicNetworkAccess"] == "Enabled"
+    nodes = next(r for r in plan.of_type("azure-native:network:Subnet") if r.inputs["subnetName"] == "nodes")
     assert properties["networkAcls"] == {
         "defaultAction": "Deny",
         "bypass": "AzureServices",
         "ipRules": [{"value": "203.0.113.0/24"}],
+        "virtualNetworkRules": [{"id": nodes.id}],
     }
     assert plan.of_type("azure-native:network:PrivateEndpoint") == []
 

@@ -17,6 +17,7 @@ UNTAGGED = {
     "azure-native:monitor:DataCollectionRuleAssociation",
     "azure-native:storage:BlobServiceProperties",
     "azure-native:storage:BlobContainer",
+    "azure-native:storage:ManagementPolicy",
 }
 #: Types without a location of their own: children of a located resource.
 UNLOCATED = UNTAGGED | {"azure-native:containerservice:AgentPool", "azure-native:keyvault:Secret"}

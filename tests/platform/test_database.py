@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components.platform.database import affinity, database_hosts, database_zones
 from infra import versions
-from tests.conftest import STACKS, _committed_plan
+from infra.settings import load_settings
+from tests.conftest import STACKS, _committed_plan, stack_config
 from tests.platform.conftest import BLOB_PATH, _azure_plan, find, objects_of, one
 
 
@@ -36,9 +38,63 @@ def test_cluster_shape(stack):
 
 
 def test_production_spreads_over_zones():
+    # prod: 3 instances over the general pool's 3 zones -> one per zone, required.
     spec = _cluster(_committed_plan("prod"))
     assert spec["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
     assert spec["affinity"]["podAntiAffinityType"] == "required"
+
+
+def _prod_with_general_zones(plan_with, zones: list[str]):
+    cluster = stack_config("prod")["kiva:cluster"]
+    cluster["generalPool"]["zones"] = zones
+    return plan_with("prod", {"kiva:cluster": cluster})
+
+
+def test_fewer_zones_than_instances_never_requires_one_per_zone(plan_with):
+    """Required zone anti-affinity with 2 zones and 3 instances would leave one instance Pending."""
+    spec = _cluster(_prod_with_general_zones(plan_with, ["1", "2"]))
+    assert spec["instances"] == 3
+    assert not (
+        spec["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
+        and spec["affinity"]["podAntiAffinityType"] == "required"
+    )
+    assert spec["affinity"] == {
+        "enablePodAntiAffinity": True,
+        "topologyKey": "kubernetes.io/hostname",
+        "podAntiAffinityType": "required",
+    }
+    spread = spec["topologySpreadConstraints"]
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in spread] == [
+        ("topology.kubernetes.io/zone", "ScheduleAnyway")
+    ]
+
+
+def test_zones_are_the_general_pools_not_the_clusters(plan_with):
+    # The system pool spans 3 zones, the general pool (where PostgreSQL runs) only one.
+    spec = _cluster(_prod_with_general_zones(plan_with, ["1"]))
+    assert spec["affinity"]["topologyKey"] == "kubernetes.io/hostname"
+    assert "topologySpreadConstraints" not in spec
+
+
+def test_required_per_node_only_when_the_pool_can_hold_every_instance(plan_with):
+    cluster = stack_config("prod")["kiva:cluster"]
+    cluster["generalPool"] |= {"zones": ["1", "2"], "minCount": 2, "maxCount": 2}
+    spec = _cluster(plan_with("prod", {"kiva:cluster": cluster}))
+    assert spec["affinity"]["topologyKey"] == "kubernetes.io/hostname"
+    assert spec["affinity"]["podAntiAffinityType"] == "preferred"
+
+
+def test_single_instance_has_no_disruption_budget():
+    """One instance with enablePDB would block every node drain (AKS node-image upgrades)."""
+    for stack in ("dev", "local"):
+        spec = _cluster(_committed_plan(stack))
+        assert spec["instances"] == 1
+        assert spec["enablePDB"] is False, "omitting it means true (CRD default)"
+
+
+def test_replicated_cluster_keeps_its_disruption_budgets():
+    spec = _cluster(_committed_plan("prod"))
+    assert spec["instances"] == 3 and spec["enablePDB"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -107,3 +163,30 @@ def test_pod_monitor_only_with_monitoring(plan_with):
     assert one(objects_of(monitored), "PodMonitor", "kiva-db")
     assert not find(objects_of(_committed_plan("prod")), "PodMonitor")
     assert not find(objects_of(_committed_plan("dev")), "PodMonitor")
+
+
+def test_existing_cluster_uses_declared_zones_and_untainted_nodes():
+    local = stack_config("local")
+    cluster = local["kiva:cluster"] | {"zones": ["a", "b"]}
+    cluster["nodePools"] = [
+        {"name": "workers", "nodes": 2, "cpu": "8", "memory": "16Gi", "zones": ["a", "b"]},
+        {"name": "gpus", "nodes": 4, "cpu": "8", "memory": "16Gi", "gpus": 1,
+         "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
+    ]  # fmt: skip
+    raw = {key.removeprefix("kiva:"): value for key, value in local.items() if key.startswith("kiva:")}
+    raw |= {"cluster": cluster, "database": raw["database"] | {"instances": 3}}
+    settings = load_settings(raw, {"backupAccessKeyId", "backupSecretAccessKey"}, "Pulumi.local.yaml")
+    assert database_zones(settings) == ["a", "b"]
+    assert database_hosts(settings) == 2, "the tainted GPU nodes cannot run PostgreSQL"
+    # 2 zones < 3 instances, and 2 nodes < 3 instances: nothing required, one per node preferred.
+    assert affinity(settings) == {
+        "enablePodAntiAffinity": True,
+        "topologyKey": "kubernetes.io/hostname",
+        "podAntiAffinityType": "preferred",
+    }
+
+
+def test_s3_object_store_declares_its_bucket_region():
+    """The region is in a Secret; the annotation is what the backup-destination policy can check."""
+    store = one(objects_of(_committed_plan("local")), "ObjectStore", "kiva-db-backups")
+    assert store["metadata"]["annotations"]["kiva.platform/region"] == "eu-de"

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from kiva_policies.telemetry import TELEMETRY_SWITCHES as POLICY_SWITCHES
 
-from components.platform.gateway import TELEMETRY_SWITCHES
+from components.platform.database_names import gateway_workers
+from components.platform.gateway import CONTROLLER_NAMESPACE_ANNOTATION, TELEMETRY_SWITCHES
 from infra import versions
-from tests.conftest import STACKS, _committed_plan
+from infra.settings import StackSettings, load_settings
+from infra.settings.base import quantity_to_cores
+from tests.conftest import STACKS, _committed_plan, committed_stack_file, stack_config
 from tests.platform.conftest import objects_of, one
+
+
+def load(stack: str, **overrides: dict) -> StackSettings:
+    """The committed stack's settings, with top-level `kiva:` keys merged into."""
+    base = committed_stack_file(stack)
+    raw = {key.removeprefix("kiva:"): value for key, value in stack_config(stack).items()
+           if key.startswith("kiva:")}  # fmt: skip
+    for key, value in overrides.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    secrets = {key.removeprefix("kiva:") for key in base.secret_keys}
+    return load_settings(raw, secrets, f"Pulumi.{stack}.yaml")
 
 
 def _gateway(stack: str) -> dict:
@@ -33,11 +48,36 @@ def test_image_is_a_pinned_release(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_telemetry_switches(stack):
     env = _env(stack)
-    assert env["LITELLM_TELEMETRY_DISABLED"]["value"] == "true"
     assert env["LITELLM_LOCAL_MODEL_COST_MAP"]["value"] == "True"
     for key, value in TELEMETRY_SWITCHES.items():
         assert env[key]["value"] == value
     assert env["LITELLM_MODE"]["value"] == "PRODUCTION"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_sets_only_switches_litellm_reads(stack):
+    """Read by nothing in LiteLLM 1.90.6: setting them would only look like a control."""
+    env = _env(stack)
+    assert "LITELLM_TELEMETRY_DISABLED" not in env
+    assert "USE_PRISMA_MIGRATE" not in env
+    assert set(TELEMETRY_SWITCHES) == {
+        s.env for p in POLICY_SWITCHES if p.name == "LiteLLM" for s in p.switches
+    }, "the gateway sets exactly the LiteLLM rows of the policy pack's switch table"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_failed_migration_stops_the_pod(stack):
+    """LiteLLM 1.90.6 continues on a failed migration unless ENFORCE_PRISMA_MIGRATION_CHECK is true."""
+    assert _env(stack)["ENFORCE_PRISMA_MIGRATION_CHECK"]["value"] == "true"
+
+
+def test_enforce_flag_is_what_the_pinned_litellm_reads():
+    """The installed litellm (same version as the image) exits on a failed migration only with it."""
+    from litellm.proxy.proxy_cli import run_server
+
+    option = next(p for p in run_server.params if p.name == "enforce_prisma_migration_check")
+    assert option.envvar == "ENFORCE_PRISMA_MIGRATION_CHECK" and option.is_flag
+    assert option.type.convert("true", option, None) is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -84,7 +124,33 @@ def test_config_checksum_and_workers(stack):
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"] == expected
     args = _container(stack)["args"]
     assert args[args.index("--config") + 1] == "/etc/litellm/config.yaml"
-    assert int(args[args.index("--num_workers") + 1]) >= 1
+    assert int(args[args.index("--num_workers") + 1]) == gateway_workers(load(stack))
+    # Ignored by the uvicorn the pinned image ships (0.33.0 < 0.37): the worker count does the job.
+    assert "--timeout_worker_healthcheck" not in args
+
+
+@pytest.mark.parametrize(
+    ("cpu", "workers"), [("100m", 1), ("500m", 1), ("1", 1), ("1500m", 1), ("2", 2), ("3500m", 3), ("8", 8)]
+)
+def test_workers_never_exceed_the_requested_cores(cpu, workers):
+    settings = load("prod", gateway={"resources": {"requests": {"cpu": cpu, "memory": "4Gi"},
+                                                   "limits": {"cpu": "8", "memory": "4Gi"}}})  # fmt: skip
+    assert gateway_workers(settings) == workers
+
+
+def test_workers_keep_concurrent_imports_inside_the_health_check(monkeypatch):
+    """Each worker's share of the request must finish the import (with margin) within the window."""
+    import components.platform.database_names as names
+
+    settings = load("prod")
+    cores = quantity_to_cores(settings.gateway.resources.requests.cpu)
+    workers = gateway_workers(settings)
+    assert workers * names.LITELLM_IMPORT_CPU_SECONDS * names.IMPORT_MARGIN <= (
+        cores * names.UVICORN_HEALTHCHECK_SECONDS
+    )
+    # A heavier import (a future image) must lower the count rather than loop killing workers.
+    monkeypatch.setattr(names, "LITELLM_IMPORT_CPU_SECONDS", 6.0)
+    assert gateway_workers(settings) == 1
 
 
 def test_service_autoscaler_and_disruption_budget():
@@ -101,4 +167,23 @@ def test_ingress_with_tls_from_config():
     assert ingress["spec"]["ingressClassName"] == "webapprouting.kubernetes.azure.com"
     assert ingress["spec"]["tls"][0]["hosts"] == ["llm.example.de"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "kiva-internal-ca"
+    assert ingress["metadata"]["annotations"][CONTROLLER_NAMESPACE_ANNOTATION] == "app-routing-system"
     assert not [o for o in objects_of(_committed_plan("dev")) if o["kind"] == "Ingress"]
+
+
+def test_ingress_class_issuer_and_controller_namespace_come_from_settings(plan_with):
+    ingress_settings = {
+        "className": "nginx",
+        "host": "llm.example.de",
+        "clusterIssuer": "letsencrypt",
+        "controllerNamespace": "ingress-nginx",
+    }
+    gateway = {**stack_config("prod")["kiva:gateway"], "ingress": ingress_settings}
+    prerequisites = {"ingressClasses": ["nginx"], "clusterIssuers": ["letsencrypt"]}
+    plan = plan_with("prod", {"kiva:gateway": gateway, "kiva:prerequisites": prerequisites})
+    ingress = one(objects_of(plan), "Ingress", "kiva-gateway")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {
+        "cert-manager.io/cluster-issuer": "letsencrypt",
+        CONTROLLER_NAMESPACE_ANNOTATION: "ingress-nginx",
+    }

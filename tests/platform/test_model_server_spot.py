@@ -11,7 +11,8 @@ SPOT = {
 def _model_tolerations(plan):
     deployments = [
         r
-        for r in plan.of_type("kubernetes:apps/v1:Deployment")
+        for kind in ("Deployment", "StatefulSet")
+        for r in plan.of_type(f"kubernetes:apps/v1:{kind}")
         if "vllm" in str(r.inputs["spec"]["template"])
     ]
     assert deployments

@@ -85,9 +85,123 @@ def test_prod_database_is_reached_through_the_pooler():
     policies = _policies("prod")
     clients = policies["kiva-database"]["ingress"][0]["from"]
     assert clients == [{"podSelector": {"matchLabels": {"cnpg.io/poolerName": "kiva-db-pooler-rw"}}}]
-    assert "kiva-pooler" in policies
+    gateway = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "gateway"}
+    # Only the gateway may reach PgBouncer; the operator does not connect to it.
+    assert policies["kiva-pooler"]["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": gateway}}], "ports": [{"port": 5432, "protocol": "TCP"}]}
+    ]
 
 
 def test_local_backups_reach_the_s3_port():
     egress = _policies("local")["kiva-database"]["egress"]
     assert any(_ports(rule) == {9000} for rule in egress)
+
+
+def test_an_in_cluster_backup_store_is_reached_by_its_namespace():
+    """local's MinIO runs in the cluster: an ipBlock need not match pod IPs, a namespace selector does."""
+    (rule,) = [r for r in _policies("local")["kiva-database"]["egress"] if _ports(r) == {9000}]
+    assert rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "minio"}}}]
+
+
+def test_an_external_backup_store_is_reached_by_address():
+    """dev's backups go to Azure Blob over HTTPS (the API server rule is the one with 6443 too)."""
+    (rule,) = [r for r in _policies("dev")["kiva-database"]["egress"] if _ports(r) == {443}]
+    assert rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
+#: CloudNativePG 1.30 Job pods (pkg/specs/jobs.go CreatePrimaryJob): no `cnpg.io/podRole`.
+INITDB_POD = {
+    "cnpg.io/cluster": "kiva-db",
+    "cnpg.io/jobRole": "initdb",
+    "cnpg.io/instanceName": "kiva-db-1",
+    "app.kubernetes.io/name": "postgresql",
+}
+JOIN_POD = INITDB_POD | {"cnpg.io/jobRole": "join", "cnpg.io/instanceName": "kiva-db-2"}
+INSTANCE_POD = {
+    "cnpg.io/cluster": "kiva-db",
+    "cnpg.io/podRole": "instance",
+    "cnpg.io/instanceName": "kiva-db-1",
+}
+
+
+def _selects(selector: dict, pod: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics for matchLabels and matchExpressions (In, NotIn, Exists)."""
+    if any(pod.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        matched = {
+            "Exists": key in pod,
+            "DoesNotExist": key not in pod,
+            "In": pod.get(key) in values,
+            "NotIn": key not in pod or pod[key] not in values,
+        }[operator]
+        if not matched:
+            return False
+    return True
+
+
+def _egress(policies: dict[str, dict], pod: dict[str, str], port: int) -> list[dict]:
+    """Peers the pod may reach on `port`, over every Egress policy that selects it."""
+    return [
+        peer
+        for spec in policies.values()
+        if "Egress" in spec["policyTypes"] and _selects(spec["podSelector"], pod)
+        for rule in spec.get("egress", [])
+        if port in _ports(rule)
+        for peer in rule["to"]
+    ]
+
+
+def _ingress(policies: dict[str, dict], pod: dict[str, str], port: int) -> list[dict]:
+    return [
+        peer
+        for spec in policies.values()
+        if "Ingress" in spec["policyTypes"] and _selects(spec["podSelector"], pod)
+        for rule in spec.get("ingress", [])
+        if port in _ports(rule)
+        for peer in rule["from"]
+    ]
+
+
+def _same_namespace_pods(peers: list[dict], pod: dict[str, str]) -> bool:
+    return any(
+        "namespaceSelector" not in p and "podSelector" in p and _selects(p["podSelector"], pod) for p in peers
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("job", [INITDB_POD, JOIN_POD], ids=["initdb", "join"])
+def test_cloudnative_pg_jobs_reach_the_api_server_and_dns(stack, job):
+    """Issue 9 #2: initdb and join first read the Cluster object from the API server."""
+    policies = _policies(stack)
+    for port in (443, 6443):
+        assert any(p.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for p in _egress(policies, job, port)), (
+            port
+        )
+    assert any(
+        p["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+        for p in _egress(policies, job, 53)
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_join_job_reaches_the_primary_and_the_primary_admits_it(stack):
+    """Issue 9 #2: join runs pg_basebackup against the primary (5432) through the -rw Service."""
+    policies = _policies(stack)
+    assert _same_namespace_pods(_egress(policies, JOIN_POD, 5432), INSTANCE_POD)
+    assert _same_namespace_pods(_ingress(policies, INSTANCE_POD, 5432), JOIN_POD)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_database_jobs_get_nothing_wider(stack):
+    policies = _policies(stack)
+    jobs = policies["kiva-database-jobs"]
+    assert jobs["policyTypes"] == ["Egress"]  # nothing may connect to a Job pod
+    assert {port for rule in jobs["egress"] for port in _ports(rule)} == {5432, 443, 6443}
+    # The instance's own policies do not select Job pods, nor the Jobs' policy instances or the gateway.
+    assert not _selects(policies["kiva-database"]["podSelector"], INITDB_POD)
+    assert not _selects(jobs["podSelector"], INSTANCE_POD)
+    gateway = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "gateway"}
+    assert not _selects(jobs["podSelector"], gateway)
+    assert not _same_namespace_pods(_ingress(policies, INSTANCE_POD, 8000), JOIN_POD)

@@ -1,4 +1,4 @@
-"""Operators: pinned Helm releases, skipped where not needed; namespaces with Pod Security labels."""
+"""Operators: pinned Helm releases, skipped where not needed, scheduled onto the nodes they serve."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from infra import versions
 from tests.conftest import STACKS, _committed_plan
-from tests.platform.conftest import find, objects_of
 
 
 def _releases(stack: str) -> dict[str, dict]:
@@ -55,31 +54,35 @@ def test_barman_plugin_lives_with_the_operator_and_after_cert_manager():
     assert {releases["cert-manager"].urn, releases["cloudnative-pg"].urn} <= set(plugin.dependencies)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_namespaces_carry_pod_security_labels(stack):
-    namespaces = {
-        n["metadata"]["name"]: n["metadata"]["labels"]
-        for n in find(objects_of(_committed_plan(stack)), "Namespace")
-    }
-    assert namespaces["kiva"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    for name, labels in namespaces.items():
-        expected = "privileged" if name in ("nvidia-device-plugin", "gpu-operator") else "restricted"
-        assert labels["pod-security.kubernetes.io/enforce"] == expected, name
+SPOT = {
+    "key": "kubernetes.azure.com/scalesetpriority",
+    "operator": "Equal",
+    "value": "spot",
+    "effect": "NoSchedule",
+}
+GPU_TAINT = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
-def test_platform_namespace_is_protected():
-    plan = _committed_plan("dev")
-    namespace = next(
-        r
-        for r in plan.resources
-        if r.type == "kubernetes:core/v1:Namespace" and r.inputs["metadata"]["name"] == "kiva"
-    )
-    assert namespace.protect
+def test_device_plugin_runs_on_the_spot_gpu_pool():
+    """dev's T4 pool is spot: AKS taints it, and the chart's tolerations are replaced by ours wholesale."""
+    values = _releases("dev")["nvidia-device-plugin"]["values"]
+    assert SPOT in values["tolerations"] and GPU_TAINT in values["tolerations"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_platform_namespace_declares_region_and_jurisdiction(stack):
-    plan = _committed_plan(stack)
-    namespace = next(n for n in find(objects_of(plan), "Namespace") if n["metadata"]["name"] == "kiva")
-    assert namespace["metadata"]["labels"]["kiva.platform/region"] == plan.config["kiva:region"]
-    assert namespace["metadata"]["labels"]["kiva.platform/jurisdiction"] == plan.config["kiva:jurisdiction"]
+def test_device_plugin_affinity_replaces_the_charts_nfd_terms():
+    """Helm replaces lists: our one term (the pool label AKS sets) is all that is left, no NFD label."""
+    affinity = _releases("dev")["nvidia-device-plugin"]["values"]["affinity"]
+    terms = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [
+        {"matchExpressions": [{"key": "kiva.platform/gpu-pool", "operator": "In", "values": ["t4"]}]}
+    ]
+
+
+def test_gpu_operator_daemonsets_and_nfd_worker_tolerate_gpu_and_spot_taints():
+    """The operator copies `daemonsets.tolerations` onto every operand; the NFD worker must label GPU nodes."""
+    values = _releases("prod")["gpu-operator"]["values"]
+    for tolerations in (
+        values["daemonsets"]["tolerations"],
+        values["node-feature-discovery"]["worker"]["tolerations"],
+    ):
+        assert SPOT in tolerations and GPU_TAINT in tolerations

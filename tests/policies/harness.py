@@ -25,9 +25,104 @@ def urn(type_: str, name: str) -> str:
 
 
 def res(
-    type_: str, name: str, props: dict[str, Any], protect: bool = False, parent: str = ""
+    type_: str,
+    name: str,
+    props: dict[str, Any],
+    protect: bool = False,
+    parent: str = "",
+    dependencies: tuple[str, ...] = (),
 ) -> PlannedResource:
-    return PlannedResource(urn(type_, name), type_, name, props, parent=parent, protect=protect)
+    return PlannedResource(
+        urn(type_, name), type_, name, props, parent=parent, protect=protect, dependencies=dependencies
+    )
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+#: The operator releases whose CRDs the database's custom resources need (day-one CRD check).
+OPERATOR_RELEASES = {
+    "cert-manager": ("v1.21.1", "cert-manager", {"crds": {"enabled": True}}),
+    "cloudnative-pg": ("0.29.0", "cnpg-system", {"crds": {"create": True}, "config": {"clusterWide": True}}),
+    "plugin-barman-cloud": ("0.7.0", "cnpg-system", {}),
+}
+OPERATOR_URNS = tuple(urn(RELEASE, name) for name in OPERATOR_RELEASES)
+
+
+def operator_release(chart: str) -> PlannedResource:
+    version, namespace, values = OPERATOR_RELEASES[chart]
+    props = {"name": chart, "chart": chart, "version": version, "namespace": namespace, "values": values}
+    # The plugin's Certificates and Issuer need cert-manager's CRDs first.
+    needs = OPERATOR_URNS[:2] if chart == "plugin-barman-cloud" else ()
+    return res(RELEASE, chart, props, dependencies=needs)
+
+
+GATEWAY_PODS = {"app.kubernetes.io/name": "kiva-gateway"}
+MODEL_PODS = {"app.kubernetes.io/name": "llama-3-1-8b"}
+DATABASE_PODS = {"cnpg.io/cluster": "kiva-db", "cnpg.io/podRole": "instance"}
+DATABASE_JOBS = {
+    "matchLabels": {"cnpg.io/cluster": "kiva-db"},
+    "matchExpressions": [{"key": "cnpg.io/jobRole", "operator": "Exists"}],
+}
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+INTERNET = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def _network_policy(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }
+
+
+def allow_policies() -> dict[str, dict[str, Any]]:
+    """The allow rules next to default-deny: exactly the flows the day-one network check requires."""
+    dns = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]  # fmt: skip
+    return {
+        "kiva-allow-dns": _network_policy("allow-dns", {
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": dns, "ports": [{"protocol": "UDP", "port": 53}, *_tcp(53)]}],
+        }),
+        "kiva-gateway-egress": _network_policy("gateway-egress", {
+            "podSelector": {"matchLabels": GATEWAY_PODS}, "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": MODEL_PODS}}], "ports": _tcp(8000)},
+                {"to": [{"podSelector": {"matchLabels": DATABASE_PODS}}], "ports": _tcp(5432)},
+                {"to": INTERNET, "ports": _tcp(443)},
+            ],
+        }),
+        "kiva-model-servers": _network_policy("model-servers", {
+            "podSelector": {"matchLabels": MODEL_PODS}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": GATEWAY_PODS}}], "ports": _tcp(8000)}],
+            "egress": [{"to": INTERNET, "ports": _tcp(443)}],
+        }),
+        "kiva-database": _network_policy("database", {
+            "podSelector": {"matchLabels": DATABASE_PODS}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": GATEWAY_PODS}}], "ports": _tcp(5432)},
+                {"from": [{"podSelector": {"matchLabels": DATABASE_PODS}}], "ports": _tcp(5432, 8000)},
+                {"from": [{"podSelector": DATABASE_JOBS}], "ports": _tcp(5432)},
+                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}}}],
+                 "ports": _tcp(5432, 8000)},
+            ],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": DATABASE_PODS}}], "ports": _tcp(5432, 8000)},
+                {"to": ANYWHERE, "ports": _tcp(443)},
+            ],
+        }),
+        "kiva-database-jobs": _network_policy("database-jobs", {
+            "podSelector": DATABASE_JOBS, "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": DATABASE_PODS}}], "ports": _tcp(5432)},
+                {"to": ANYWHERE, "ports": _tcp(443)},
+            ],
+        }),
+    }  # fmt: skip
 
 
 def security_context() -> dict[str, Any]:
@@ -43,8 +138,10 @@ def security_context() -> dict[str, Any]:
 
 def litellm_env() -> list[dict[str, Any]]:
     return [
-        {"name": "LITELLM_TELEMETRY_DISABLED", "value": "true"},
         {"name": "LITELLM_LOCAL_MODEL_COST_MAP", "value": "True"},
+        {"name": "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "value": "True"},
+        {"name": "LITELLM_LOCAL_BLOG_POSTS", "value": "True"},
+        {"name": "LITELLM_LOCAL_POLICY_TEMPLATES", "value": "True"},
         {"name": "LITELLM_MODE", "value": "PRODUCTION"},
         {
             "name": "LITELLM_MASTER_KEY",
@@ -242,10 +339,10 @@ def compliant_plan() -> list[PlannedResource]:
                 "kind": "Namespace",
                 "metadata": {
                     "name": NS,
-                    "labels": {
+                    "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+                    "annotations": {
                         "kiva.platform/region": "germanywestcentral",
                         "kiva.platform/jurisdiction": "DE",
-                        "pod-security.kubernetes.io/enforce": "restricted",
                     },
                 },
             },
@@ -260,6 +357,11 @@ def compliant_plan() -> list[PlannedResource]:
                 "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
             },
         ),
+        *(
+            res(f"{k}:networking.k8s.io/v1:NetworkPolicy", name, props)
+            for name, props in allow_policies().items()
+        ),
+        *(operator_release(chart) for chart in OPERATOR_RELEASES),
         res(f"{k}:core/v1:ConfigMap", "kiva-gateway-config", litellm_configmap()),
         res(f"{k}:apps/v1:Deployment", "kiva-gateway", gateway()),
         res(f"{k}:apps/v1:Deployment", "llama-3-1-8b", model_server()),
@@ -287,6 +389,7 @@ def compliant_plan() -> list[PlannedResource]:
                 },
             },
             protect=True,
+            dependencies=OPERATOR_URNS,
         ),
         res(
             f"{k}:barmancloud.cnpg.io/v1:ObjectStore",
@@ -303,6 +406,7 @@ def compliant_plan() -> list[PlannedResource]:
                     },
                 },
             },
+            dependencies=OPERATOR_URNS,
         ),
     ]
 
@@ -338,7 +442,13 @@ def mutate(
             props = copy.deepcopy(resource.props)
             change(props)
             resource = PlannedResource(
-                resource.urn, resource.type, resource.name, props, resource.parent, resource.protect
+                resource.urn,
+                resource.type,
+                resource.name,
+                props,
+                resource.parent,
+                resource.protect,
+                dependencies=resource.dependencies,
             )
         result.append(resource)
     return result

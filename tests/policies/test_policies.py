@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kiva_policies.pack import POLICIES
+from kiva_policies.telemetry import TELEMETRY_SWITCHES
 
 from tests.policies.harness import (
     SECRET,
@@ -88,21 +90,23 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, str]] = [
     (
         "declared-region-outside",
         "kiva",
-        _set("metadata.labels", {"kiva.platform/region": "us-east-1", "kiva.platform/jurisdiction": "DE"}),
+        _set(
+            "metadata.annotations", {"kiva.platform/region": "us-east-1", "kiva.platform/jurisdiction": "DE"}
+        ),
         "kiva-residency-declared-region-in-allow-list",
         "declares region 'us-east-1'",
     ),
     (
         "declared-jurisdiction-outside",
         "kiva",
-        _set("metadata.labels", {"kiva.platform/region": "eu01", "kiva.platform/jurisdiction": "US"}),
+        _set("metadata.annotations", {"kiva.platform/region": "eu01", "kiva.platform/jurisdiction": "US"}),
         "kiva-residency-declared-region-in-allow-list",
         "declares jurisdiction 'US'",
     ),
     (
         "declared-mismatch",
         "kiva",
-        _set("metadata.labels", {"kiva.platform/region": "eu-nl", "kiva.platform/jurisdiction": "DE"}),
+        _set("metadata.annotations", {"kiva.platform/region": "eu-nl", "kiva.platform/jurisdiction": "DE"}),
         "kiva-residency-declared-region-in-allow-list",
         "(in NL) with jurisdiction 'DE'; the two must agree",
     ),
@@ -142,11 +146,11 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, str]] = [
         "`HF_HUB_DISABLE_TELEMETRY` is not set",
     ),
     (
-        "litellm-kill-switch-wrong",
-        "kiva-gateway",
-        lambda p: set_env(p, "LITELLM_TELEMETRY_DISABLED", "yes"),
+        "vllm-do-not-track-missing",
+        "llama-3-1-8b",
+        lambda p: set_env(p, "VLLM_DO_NOT_TRACK", None),
         "kiva-telemetry-switches-off",
-        "`LITELLM_TELEMETRY_DISABLED` is 'yes'",
+        "`VLLM_DO_NOT_TRACK` is not set",
     ),
     (
         "litellm-cost-map-missing",
@@ -156,13 +160,37 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, str]] = [
         "`LITELLM_LOCAL_MODEL_COST_MAP` is not set",
     ),
     (
+        "litellm-beta-headers-wrong",
+        "kiva-gateway",
+        lambda p: set_env(p, "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "False"),
+        "kiva-telemetry-switches-off",
+        "`LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS` is 'False'",
+    ),
+    (
+        "litellm-blog-posts-missing",
+        "kiva-gateway",
+        lambda p: set_env(p, "LITELLM_LOCAL_BLOG_POSTS", None),
+        "kiva-telemetry-switches-off",
+        "`LITELLM_LOCAL_BLOG_POSTS` is not set",
+    ),
+    (
+        "litellm-policy-templates-missing",
+        "kiva-gateway",
+        lambda p: set_env(p, "LITELLM_LOCAL_POLICY_TEMPLATES", None),
+        "kiva-telemetry-switches-off",
+        "`LITELLM_LOCAL_POLICY_TEMPLATES` is not set",
+    ),
+    (
         "switch-from-valuefrom",
         "kiva-gateway",
-        lambda p: env_of(p).append(
-            {
-                "name": "LITELLM_TELEMETRY_DISABLED",
-                "valueFrom": {"configMapKeyRef": {"name": "x", "key": "y"}},
-            }
+        lambda p: (
+            set_env(p, "LITELLM_LOCAL_BLOG_POSTS", None),
+            env_of(p).append(
+                {
+                    "name": "LITELLM_LOCAL_BLOG_POSTS",
+                    "valueFrom": {"configMapKeyRef": {"name": "x", "key": "y"}},
+                }
+            ),
         ),
         "kiva-telemetry-switches-off",
         "comes from `valueFrom`",
@@ -592,7 +620,7 @@ def test_storage_account_without_blob_service_fails() -> None:
 
 def test_missing_region_declaration_fails_on_a_stack_without_locations() -> None:
     plan = [r for r in compliant_plan() if not r.type.startswith("azure-native:")]
-    plan = mutate(plan, "kiva", _set("metadata.labels", {}))
+    plan = mutate(plan, "kiva", _set("metadata.annotations", {}))
     found = violations(run(plan), "kiva-residency-declared-region-in-allow-list")
     assert len(found) == 1 and "The stack declares no region" in found[0].message
     # the reviewer's policy config may declare it instead
@@ -603,6 +631,36 @@ def test_missing_region_declaration_fails_on_a_stack_without_locations() -> None
         }
     }
     assert not violations(run(plan, config), "kiva-residency-declared-region-in-allow-list")
+
+
+def _without_locations() -> list:
+    return [r for r in compliant_plan() if not r.type.startswith("azure-native:")]
+
+
+def test_a_region_with_a_slash_is_declared_and_allowed() -> None:
+    """Issue 9 #14: IONOS's `de/fra` is no valid label value, so the platform declares it as annotation."""
+    declaration = {"kiva.platform/region": "de/fra", "kiva.platform/jurisdiction": "DE"}
+    plan = mutate(_without_locations(), "kiva", _set("metadata.annotations", declaration))
+    assert not violations(run(plan), "kiva-residency-declared-region-in-allow-list")
+    plan = mutate(
+        plan, "kiva", _set("metadata.annotations", declaration | {"kiva.platform/jurisdiction": "NL"})
+    )
+    found = violations(run(plan), "kiva-residency-declared-region-in-allow-list")
+    assert len(found) == 1 and "declares region 'de/fra' (in DE) with jurisdiction 'NL'" in found[0].message
+
+
+def test_plans_from_before_the_annotations_declare_through_labels() -> None:
+    labels = {"kiva.platform/region": "us-east-1", "kiva.platform/jurisdiction": "DE"}
+    plan = mutate(_without_locations(), "kiva", _set("metadata.annotations", ...))
+    plan = mutate(plan, "kiva", _set("metadata.labels", labels))
+    found = violations(run(plan), "kiva-residency-declared-region-in-allow-list")
+    assert found and all("declares region 'us-east-1'" in f.message for f in found)
+
+
+def test_the_annotation_wins_over_an_old_label() -> None:
+    stale = {"kiva.platform/region": "us-east-1", "kiva.platform/jurisdiction": "US"}
+    plan = mutate(_without_locations(), "kiva", lambda props: props["metadata"]["labels"].update(stale))
+    assert not violations(run(plan), "kiva-residency-declared-region-in-allow-list")
 
 
 def test_declaration_must_match_the_reviewers_expectation() -> None:
@@ -624,6 +682,28 @@ def test_germany_only_allow_list() -> None:
     found = violations(run(plan, config))
     assert [f.policy for f in found] == ["kiva-residency-location-in-allow-list"]
     assert "placed in 'westeurope' (data centres in NL)" in found[0].message
+
+
+#: Products whose versions `infra/versions.py` pins: each of their switches needs a mutation case above.
+PINNED_PRODUCTS = ("LiteLLM", "vLLM", "Hugging Face Hub")
+
+
+def test_switch_table_counts_only_switches_the_pinned_versions_read() -> None:
+    rows = {p.name: p for p in TELEMETRY_SWITCHES}
+    pinned = {s.env: s for name in PINNED_PRODUCTS for s in rows[name].switches}
+    # Read by nothing in LiteLLM 1.90.6 (nor litellm_enterprise / litellm_proxy_extras): false evidence.
+    assert "LITELLM_TELEMETRY_DISABLED" not in pinned and "USE_PRISMA_MIGRATE" not in pinned
+    for switch in pinned.values():
+        assert re.search(r"\b(litellm 1\.90\.6|vllm v0\.28\.0|huggingface_hub) \S+\.py\b", switch.read_by), (
+            f"{switch.env}: name the file of the pinned version that reads it"
+        )
+    mutated = {
+        name
+        for _, _, _, policy, fragment in CASES
+        if policy == "kiva-telemetry-switches-off"
+        for name in re.findall(r"`(\w+)`", fragment)
+    }
+    assert set(pinned) <= mutated, f"switches without a mutation case: {sorted(set(pinned) - mutated)}"
 
 
 def test_other_products_from_the_switch_table() -> None:
@@ -678,7 +758,7 @@ def test_other_products_from_the_switch_table() -> None:
         ),
         (
             "kiva-gateway",
-            lambda p: set_env(p, "LITELLM_TELEMETRY_DISABLED", UNKNOWN),
+            lambda p: set_env(p, "LITELLM_LOCAL_MODEL_COST_MAP", UNKNOWN),
             "kiva-telemetry-switches-off",
         ),
         ("kiva-backups", _set("spec.retentionPolicy", UNKNOWN), "kiva-retention-database-backups"),

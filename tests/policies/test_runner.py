@@ -137,7 +137,7 @@ def test_a_policy_that_breaks_on_odd_input_is_not_verifiable_not_a_crash() -> No
 
 def test_report_content(tmp_path: Path) -> None:
     plan = mutate(
-        compliant_plan(), "kiva-gateway", lambda p: set_env(p, "LITELLM_TELEMETRY_DISABLED", "false")
+        compliant_plan(), "kiva-gateway", lambda p: set_env(p, "LITELLM_LOCAL_MODEL_COST_MAP", "false")
     )
     plan = mutate(plan, "kiva-prod-logs", lambda p: p.update(retentionInDays=UNKNOWN))
     report = run(plan, {"kiva-hardening-aks-access-restricted": "advisory"})
@@ -157,11 +157,14 @@ def test_report_content(tmp_path: Path) -> None:
     # inventory by region
     assert "| germanywestcentral | 5 |" in text
     assert "| germanywestcentral (cluster, declared) |" in text
-    assert "Declared region of the cluster: **germanywestcentral** (from label `kiva.platform/region`" in text
+    assert (
+        "Declared region of the cluster: **germanywestcentral** (from annotation `kiva.platform/region`"
+        in text
+    )
     # telemetry switches per workload
     assert (
         "| kiva/kiva-gateway | kiva-gateway | `ghcr.io/berriai/litellm-database:v1.80.0-stable` | LiteLLM | "
-        "`LITELLM_TELEMETRY_DISABLED` | `true` | false | ON (not the exact off value) |"
+        "`LITELLM_LOCAL_MODEL_COST_MAP` | `True` | false | ON (not the exact off value) |"
     ) in text
     assert (
         "| kiva/llama-3-1-8b | llama-3-1-8b | `vllm/vllm-openai:v0.11.0` | vLLM | "
