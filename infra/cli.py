@@ -171,6 +171,79 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
     )
 
 
+@main.command()
+@click.argument("stack", default="dev")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the verdict as Markdown.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Use this throw-away cluster (kind, say) instead of starting one from KIVA_K8S_TOOLS.",
+)
+@click.option(
+    "--charts",
+    "charts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Chart cache folder (default: $KIVA_CHARTS_DIR, else ~/.cache/kiva/charts; missing charts are pulled).",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory with Pulumi.yaml and the stack files.",
+)
+@click.option("--timeout", type=click.FloatRange(min=10), default=300, show_default=True, help="Seconds.")
+@_no_traceback
+def twin(
+    stack: str,
+    report_file: Path | None,
+    kubeconfig: Path | None,
+    charts_dir: Path | None,
+    project_dir: Path,
+    timeout: float,
+) -> None:
+    """Apply STACK's plan to a real Kubernetes control plane with fake nodes and report what Kubernetes says.
+
+    Exit 0 when every object is accepted and every pod placed, 1 otherwise, 2 for usage or setup errors.
+    """
+    import pulumi
+
+    from infra.offline.engine import run_program
+    from infra.offline.stackfile import read_stack_file
+    from infra.settings import ConfigError
+    from infra.twin.api import TwinError
+    from infra.twin.run import twin as run_twin
+
+    try:
+        result = run_program(read_stack_file(project_dir, stack))
+    except ConfigError as error:
+        raise Failure(str(error)) from None
+    except pulumi.RunError as error:
+        raise Failure(str(error)) from None
+    try:
+        verdict = run_twin(
+            result,
+            kubeconfig=kubeconfig,
+            charts=charts_dir,
+            timeout=timeout,
+            progress=lambda line: click.echo(f"kiva twin: {line}", err=True),
+        )
+    except TwinError as error:
+        raise Failure(str(error)) from None
+    except KeyboardInterrupt:
+        raise Failure("kiva twin: interrupted; the control plane was stopped") from None
+    click.echo(verdict.text())
+    if report_file:
+        report_file.write_text(verdict.markdown(), encoding="utf-8")
+        click.echo(f"Wrote report to {report_file}")
+    sys.exit(EXIT_OK if verdict.ok else EXIT_VIOLATIONS)
+
+
 def _check_and_exit(
     resources: list[Any], stack: str | None, policy_config: Path | None, report_file: Path | None, header: str
 ) -> None:

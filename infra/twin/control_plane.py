@@ -1,0 +1,95 @@
+"""Start and stop the throw-away control plane (`KIVA_K8S_TOOLS`), or use a cluster the user gives.
+
+The tools' `up --scheduler` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
+loopback and prints `KUBECONFIG=…` last; `down` stops exactly what `up` recorded. `--watch-pid` makes
+the tools stop the cluster by themselves should this process die without running `stop` (SIGKILL).
+The tools honour `KUBEBUILDER_ASSETS` (envtest binaries) themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.twin.api import TwinError
+
+TOOLS_ENV = "KIVA_K8S_TOOLS"
+
+
+def tools_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+    """The control-plane tools folder, or a TwinError saying how to get one."""
+    value = environ.get(TOOLS_ENV)
+    if not value:
+        raise TwinError(
+            f"kiva twin: no control plane: set {TOOLS_ENV} to the kiva-k8s tools folder (for example "
+            f"{TOOLS_ENV}=../shared/tools/k8s; its `up` also uses envtest binaries from KUBEBUILDER_ASSETS), "
+            "or pass --kubeconfig of a throw-away cluster such as kind"
+        )
+    path = Path(value).expanduser()
+    if not (path / "up").is_file() or not (path / "down").is_file():
+        raise TwinError(f"kiva twin: {TOOLS_ENV}={value}: no `up` and `down` scripts in that folder")
+    return path
+
+
+@dataclass
+class ControlPlane:
+    kubeconfig: Path
+    state: Path | None = None
+    tools: Path | None = None
+    description: str = ""
+
+    @property
+    def owned(self) -> bool:
+        return self.state is not None
+
+    def stop(self) -> None:
+        """Stop what `start` started (idempotent); a user's cluster is left alone."""
+        if self.state is None or self.tools is None:
+            return
+        state, self.state = self.state, None
+        subprocess.run(
+            [str(self.tools / "down"), "--state", str(state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=60,
+        )
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def start(tools: Path, timeout: float = 120) -> ControlPlane:
+    """`up --scheduler` in a fresh state dir; the caller must `stop()` it (try/finally)."""
+    state = Path(tempfile.mkdtemp(prefix="kiva-twin-"))
+    plane = ControlPlane(kubeconfig=state / "kubeconfig", state=state, tools=tools)
+    try:
+        done = subprocess.run(
+            [str(tools / "up"), "--scheduler", "--state", str(state), "--watch-pid", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        plane.stop()
+        raise TwinError(f"kiva twin: the control plane did not start within {timeout:.0f} s") from None
+    except BaseException:
+        plane.stop()
+        raise
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not lines[-1].startswith("KUBECONFIG="):
+        plane.stop()
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise TwinError(f"kiva twin: {tools / 'up'} failed (exit {done.returncode}):\n{tail}")
+    plane.kubeconfig = Path(lines[-1].split("=", 1)[1])
+    plane.description = f"kube-apiserver, controller-manager, scheduler from {tools}"
+    return plane
+
+
+def external(kubeconfig: Path) -> ControlPlane:
+    if not kubeconfig.is_file():
+        raise TwinError(f"kiva twin: --kubeconfig {kubeconfig}: no such file")
+    return ControlPlane(kubeconfig=kubeconfig, description=f"the cluster of {kubeconfig}")
