@@ -210,6 +210,33 @@ def twin(
     return report
 
 
+def _at_autoscaler_maximum(units: list[Unit], report: TwinReport) -> None:
+    """Scale every autoscaled workload to its HorizontalPodAutoscaler's `maxReplicas`.
+
+    The twin has no metrics, so its HPA controller would keep the first replica; the question the
+    twin answers is whether the pools at their maximum hold the workloads at theirs.
+    """
+    items = [item for unit in units for item in unit.items]
+    targets = {
+        (
+            (item.obj.get("metadata") or {}).get("namespace"),
+            ((item.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("kind"),
+            ((item.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name"),
+        ): (item.obj.get("spec") or {}).get("maxReplicas")
+        for item in items
+        if item.obj.get("kind") == "HorizontalPodAutoscaler"
+    }
+    for item in items:
+        metadata = item.obj.get("metadata") or {}
+        maximum = targets.get((metadata.get("namespace"), item.obj.get("kind"), metadata.get("name")))
+        if isinstance(maximum, int | float) and maximum > 0:
+            item.obj.setdefault("spec", {})["replicas"] = int(maximum)
+            report.notes.append(
+                f"{item.obj.get('kind')} {metadata.get('namespace')}/{metadata.get('name')}: "
+                f"applied at its autoscaler's maxReplicas ({int(maximum)}); the twin has no metrics"
+            )
+
+
 def _apply_all(
     api: Api,
     plan: Plan,
@@ -253,6 +280,7 @@ def _apply_all(
                 owner = f"CloudNativePG shape of {cr.get('kind')} {cr['metadata'].get('namespace')}/{cr['metadata']['name']}"
                 unit.items += [Item(s, owner) for s in shapes]
             units.append(unit)
+    _at_autoscaler_maximum(units, report)
     if mutate:
         mutate(units)
 

@@ -57,3 +57,27 @@ def test_cnpg_instances_carry_the_operators_anti_affinity_and_wait_for_initdb() 
     claims = [s for s in shapes if s["kind"] == "PersistentVolumeClaim"]
     assert {c["spec"]["storageClassName"] for c in claims} == {"fast"}
     assert any(s["kind"] == "Job" and s["metadata"]["name"] == "db-1-initdb" for s in shapes)
+
+
+def test_autoscaled_workloads_are_applied_at_their_maximum() -> None:
+    """Without metrics the twin's HPA would keep one replica; capacity is judged at maxReplicas."""
+    from infra.twin.apply import Item
+    from infra.twin.report import TwinReport
+    from infra.twin.run import _at_autoscaler_maximum
+
+    meta = {"name": "kiva-gateway", "namespace": "kiva"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": dict(meta), "spec": {}}
+    other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "kiva"}}
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": dict(meta),
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "kiva-gateway"}, "maxReplicas": 10},
+    }
+    report = TwinReport("prod", "")
+    _at_autoscaler_maximum(
+        [Unit("g", [Item(deployment, "plan"), Item(other, "plan"), Item(hpa, "plan")])], report
+    )
+    assert deployment["spec"]["replicas"] == 10
+    assert "replicas" not in other.get("spec", {})
+    assert any("maxReplicas (10)" in note for note in report.notes)
