@@ -182,7 +182,7 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
 @click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Use this throw-away cluster (kind, say) instead of starting one from KIVA_K8S_TOOLS.",
+    help="Use this throw-away cluster (kind, say) instead of starting one from KIVA_K8S_TOOLS or KUBEBUILDER_ASSETS.",
 )
 @click.option(
     "--charts",

@@ -1,9 +1,12 @@
-"""Start and stop the throw-away control plane (`KIVA_K8S_TOOLS`), or use a cluster the user gives.
+"""Start and stop the throw-away control plane, or use a cluster the user gives.
 
-The tools' `up --scheduler` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
-loopback and prints `KUBECONFIG=…` last; `down` stops exactly what `up` recorded. `--watch-pid` makes
-the tools stop the cluster by themselves should this process die without running `stop` (SIGKILL).
-The tools honour `KUBEBUILDER_ASSETS` (envtest binaries) themselves.
+Where it comes from, first match wins: the kiva-k8s tools (`KIVA_K8S_TOOLS`; their `up --scheduler`
+starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback and prints
+`KUBECONFIG=…` last, `down` stops exactly what `up` recorded, and `--watch-pid` makes the tools stop the
+cluster by themselves should this process die without running `stop`), else envtest binaries
+(`KUBEBUILDER_ASSETS`, started by `infra.twin.envtest`), else a usage error. Users of this repository
+rarely have the tools; envtest binaries are common, but often without a scheduler and controller-manager,
+so a plane says which of those it lacks (`missing`) and the twin then reports placement as not judged.
 """
 
 from __future__ import annotations
@@ -12,23 +15,53 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.twin.api import TwinError
 
 TOOLS_ENV = "KIVA_K8S_TOOLS"
+ASSETS_ENV = "KUBEBUILDER_ASSETS"
+NO_CONTROL_PLANE = (
+    f"kiva twin: no control plane: set {TOOLS_ENV} to the kiva-k8s tools folder (for example "
+    f"{TOOLS_ENV}=../shared/tools/k8s), or {ASSETS_ENV} to a folder of envtest binaries with etcd and "
+    "kube-apiserver (`setup-envtest use -p path`; add kube-scheduler and kube-controller-manager of the "
+    "same version for placement to be judged), or pass --kubeconfig of a throw-away cluster such as kind"
+)
 
 
-def tools_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+@dataclass(frozen=True)
+class Source:
+    """Where the twin's own control plane comes from: the tools folder or an envtest assets folder."""
+
+    kind: str  # "tools" or "envtest"
+    path: Path
+
+
+def choose(environ: Mapping[str, str] = os.environ) -> Source:
+    """KIVA_K8S_TOOLS first, else KUBEBUILDER_ASSETS with etcd and kube-apiserver, else a TwinError (exit 2)."""
+    if environ.get(TOOLS_ENV):
+        return Source("tools", tools_dir(environ))
+    assets = environ.get(ASSETS_ENV)
+    if assets:
+        from infra.twin import envtest
+
+        path = Path(assets).expanduser()
+        absent = envtest.missing_required(path)
+        if absent:
+            raise TwinError(
+                f"{NO_CONTROL_PLANE}. ({ASSETS_ENV}={assets} has no {' or '.join(absent)} executable.)"
+            )
+        return Source("envtest", path)
+    raise TwinError(NO_CONTROL_PLANE)
+
+
+def tools_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The control-plane tools folder, or a TwinError saying how to get one."""
     value = environ.get(TOOLS_ENV)
     if not value:
-        raise TwinError(
-            f"kiva twin: no control plane: set {TOOLS_ENV} to the kiva-k8s tools folder (for example "
-            f"{TOOLS_ENV}=../shared/tools/k8s; its `up` also uses envtest binaries from KUBEBUILDER_ASSETS), "
-            "or pass --kubeconfig of a throw-away cluster such as kind"
-        )
+        raise TwinError(NO_CONTROL_PLANE)
     path = Path(value).expanduser()
     if not (path / "up").is_file() or not (path / "down").is_file():
         raise TwinError(f"kiva twin: {TOOLS_ENV}={value}: no `up` and `down` scripts in that folder")
@@ -41,6 +74,8 @@ class ControlPlane:
     state: Path | None = None
     tools: Path | None = None
     description: str = ""
+    missing: tuple[str, ...] = ()  # components placement needs that this plane does not run
+    placement_gap: str = ""  # why placement cannot be judged here ("" when it can)
 
     @property
     def owned(self) -> bool:
@@ -87,6 +122,15 @@ def start(tools: Path, timeout: float = 120) -> ControlPlane:
     plane.kubeconfig = Path(lines[-1].split("=", 1)[1])
     plane.description = f"kube-apiserver, controller-manager, scheduler from {tools}"
     return plane
+
+
+def start_from(source: Source) -> ControlPlane:
+    """Start the control plane `choose` found; the caller must `stop()` it (try/finally)."""
+    if source.kind == "envtest":
+        from infra.twin import envtest
+
+        return envtest.start(source.path)
+    return start(source.path)
 
 
 def external(kubeconfig: Path) -> ControlPlane:

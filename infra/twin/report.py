@@ -26,6 +26,7 @@ class TwinReport:
     unscheduled: list[Problem] = field(default_factory=list)
     uncovered: list[Problem] = field(default_factory=list)
     unsettled: list[Problem] = field(default_factory=list)
+    not_judged: list[Problem] = field(default_factory=list)  # what this control plane could not check
     other_warnings: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     pods_per_pool: dict[str, Counter[str]] = field(default_factory=dict)  # pool -> workload -> pods
@@ -39,6 +40,7 @@ class TwinReport:
         ("unscheduled", "Pods left unscheduled (the scheduler's reason)"),
         ("uncovered", "DaemonSets that do not cover the nodes they must"),
         ("unsettled", "Not settled before the timeout"),
+        ("not_judged", "Not judged (this control plane cannot check it)"),
         ("pod_security_warnings", "Pod Security warnings (namespace does not enforce; informational)"),
         ("other_warnings", "Other API server warnings (informational)"),
     )
@@ -50,11 +52,27 @@ class TwinReport:
         "unscheduled",
         "uncovered",
         "unsettled",
+        "not_judged",
     )
 
     @property
     def ok(self) -> bool:
         return not any(getattr(self, name) for name in self.FAILING)
+
+    @property
+    def only_unjudged(self) -> bool:
+        """Nothing failed, but part of the verdict could not be reached (still exit 1: not a pass)."""
+        return bool(self.not_judged) and not any(
+            getattr(self, name) for name in self.FAILING if name != "not_judged"
+        )
+
+    @property
+    def verdict(self) -> str:
+        if self.ok:
+            return "every object accepted and every pod placed"
+        if self.only_unjudged:
+            return "NOT JUDGED: every object accepted, but " + "; ".join(p.subject for p in self.not_judged)
+        return "FAILED (see above)"
 
     def placed(self) -> int:
         return sum(sum(c.values()) for c in self.pods_per_pool.values())
@@ -80,15 +98,14 @@ class TwinReport:
             lines += [f"  - {note}" for note in self.notes]
         if self.timings:
             lines.append("Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()))
-        lines.append(
-            "Result: every object accepted and every pod placed" if self.ok else "Result: FAILED (see above)"
-        )
+        lines.append(f"Result: {self.verdict}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
         out = [f"# Twin of stack `{self.stack}`", "", f"Cluster: {self.cluster}", ""]
         out.append(
-            f"**Result: {'passed' if self.ok else 'failed'}** — {self.applied} objects applied, "
+            f"**Result: {'passed' if self.ok else 'not judged' if self.only_unjudged else 'failed'}** — "
+            f"{self.applied} objects applied, "
             f"{self.placed()} pods placed."
         )
         out += ["", "## Nodes", "", "| pool | nodes |", "| --- | --- |"]

@@ -170,15 +170,15 @@ def twin(
     timings = report.timings
 
     plane = control_plane.external(kubeconfig) if kubeconfig else None
-    tools = None if plane else control_plane.tools_dir()
+    source = None if plane else control_plane.choose()
     with _terminate_as_interrupt():
         api: Api | None = None
         try:
             t0 = time.monotonic()
             if plane is None:
-                assert tools is not None
-                progress(f"starting the control plane ({tools})")
-                plane = control_plane.start(tools)
+                assert source is not None
+                progress(f"starting the control plane ({source.kind}: {source.path})")
+                plane = control_plane.start_from(source)
             report.cluster = plane.description
             api = Api(plane.kubeconfig)
             twin_nodes = nodes.twin_nodes(pools, gpu_operator)
@@ -191,20 +191,42 @@ def twin(
             t1 = time.monotonic()
             progress(f"applying to {len(twin_nodes)} nodes")
             zones = {n.name: n.labels.get(storage.ZONE_KEY, "") for n in twin_nodes}
-            _apply_all(api, plan, releases, declared_crds, on_aks, report, mutate, zones)
+            _apply_all(
+                api,
+                plan,
+                releases,
+                declared_crds,
+                on_aks,
+                report,
+                mutate,
+                zones,
+                controllers="kube-controller-manager" not in plane.missing,
+                placement=not plane.missing,
+            )
             timings["apply"] = time.monotonic() - t1
-            t2 = time.monotonic()
-            progress("settling")
-            state = settle(api, zones, max(5.0, timeout - (time.monotonic() - started)))
-            timings["settle"] = time.monotonic() - t2
-            _judge(report, state, twin_nodes, releases)
+            if plane.missing:
+                # exit 1, not 0: 0 says every pod was placed, and nothing here created or placed pods
+                report.not_judged.append(
+                    Problem(
+                        "placement not judged",
+                        f"{plane.placement_gap}: the twin checked API acceptance and admission only; "
+                        "no controllers created pods and no scheduler placed them, so unscheduled pods and "
+                        "DaemonSet coverage are unknown",
+                    )
+                )
+            else:
+                t2 = time.monotonic()
+                progress("settling")
+                state = settle(api, zones, max(5.0, timeout - (time.monotonic() - started)))
+                timings["settle"] = time.monotonic() - t2
+                _judge(report, state, twin_nodes, releases)
         finally:
             if api is not None:
                 api.close()
             if plane is not None:
                 t3 = time.monotonic()
                 plane.stop()
-                if plane.owned or tools is not None:
+                if plane.owned or source is not None:
                     timings["stop"] = time.monotonic() - t3
     timings["total"] = time.monotonic() - started
     return report
@@ -246,7 +268,12 @@ def _apply_all(
     report: TwinReport,
     mutate: Callable[[list[Unit]], None] | None,
     zones: Mapping[str, str],
+    *,
+    controllers: bool = True,
+    placement: bool = True,
 ) -> None:
+    """Apply everything; without `controllers` no default ServiceAccounts are awaited (the API server then
+    runs without the ServiceAccount admission plugin), without `placement` no pod verdicts are awaited."""
     applier = Applier(api)
     release_by_urn = {resource.urn: release for resource, release in releases}
     units: list[Unit] = []
@@ -340,7 +367,7 @@ def _apply_all(
     for item in namespaces:
         applier.apply(item)
     names = [i.obj["metadata"]["name"] for i in namespaces]
-    for ns in applier.wait_default_accounts(names):
+    for ns in applier.wait_default_accounts(names) if controllers else []:
         report.rejected.append(Problem(f"Namespace {ns}", "its default ServiceAccount never appeared"))
     # 4. everything else, in dependency order
     set_aside: Counter[str] = Counter()
@@ -358,9 +385,10 @@ def _apply_all(
                 continue
             applier.apply(item)
     for job, items in deferred.items():
-        _finish_job(api, job, zones, report)
+        if placement:
+            _finish_job(api, job, zones, report)
         for item in items:
-            if applier.apply(item).ok and item.obj.get("kind") == "Pod":
+            if applier.apply(item).ok and placement and item.obj.get("kind") == "Pod":
                 meta = item.obj["metadata"]
                 _pod_verdict(api, meta["namespace"], zones, name=meta["name"])
     for what, count in sorted(set_aside.items()):

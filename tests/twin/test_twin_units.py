@@ -16,6 +16,7 @@ from tests.conftest import PROJECT_DIR
 
 def test_no_control_plane_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KIVA_K8S_TOOLS", raising=False)
+    monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)  # envtest binaries would start a plane
     monkeypatch.setattr(engine, "run_program", lambda stack_file: Plan("kiva", "dev", {}, frozenset(), []))
     result = CliRunner().invoke(main, ["twin", "dev", "--project-dir", str(PROJECT_DIR)])
     assert result.exit_code == 2, result.output
