@@ -1,17 +1,26 @@
 """What the cloud layer hands to the platform layer.
 
-The cloud layer (Azure, or an existing cluster) ends in a `CloudFoundation`: a Kubernetes provider,
-where the platform's secrets come from, and where database backups go. The platform layer knows
-nothing else about the cloud, which is what lets an agency swap AKS for STACKIT without touching it.
+The cloud layer (Azure, or an existing cluster) ends in a `CloudFoundation`: a capability contract
+saying what the platform can use, not which cloud provides it: a Kubernetes provider, where the
+platform's secrets come from, the backup target as the Barman Cloud plugin and the database pods need
+it, what a pod needs to land on each GPU pool, and whether External Secrets must be installed. The
+platform layer knows nothing else about the cloud, which is what lets an agency swap AKS for STACKIT
+without touching it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+# The secrets table names the Secret of a backup store's credentials (`BackupCredentials`) and every
+# secret's logical name; the contract re-exports them for the cloud layers.
+from infra.settings.secrets_table import BACKUP_SECRET as BACKUP_SECRET
+from infra.settings.secrets_table import SecretName as SecretName
 
 #: Namespace of the gateway, the model servers and the database cluster.
 PLATFORM_NAMESPACE = "kiva"
@@ -20,61 +29,100 @@ DATABASE_CLUSTER_NAME = "kiva-db"
 #: Namespace and service account External Secrets uses to read Key Vault (workload identity).
 EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
 EXTERNAL_SECRETS_SERVICE_ACCOUNT = "kiva-keyvault-reader"
-
-
-class SecretName:
-    """Logical names of the platform's secrets: Key Vault secret names and Kubernetes Secret keys alike."""
-
-    MASTER_KEY = "litellm-master-key"
-    SALT_KEY = "litellm-salt-key"
-    DATABASE_PASSWORD = "database-password"
-    HUGGING_FACE_TOKEN = "huggingface-token"
-    BACKUP_ACCESS_KEY_ID = "backup-access-key-id"
-    BACKUP_SECRET_ACCESS_KEY = "backup-secret-access-key"
-
-    @staticmethod
-    def provider_api_key(provider: str) -> str:
-        return f"provider-{provider}-api-key"
+#: Annotation declaring where a backup store keeps its data, for the policy pack's residency check.
+BACKUP_REGION_ANNOTATION = "kiva.platform/region"
 
 
 @dataclass(frozen=True)
-class KeyVaultSecrets:
-    """Secrets live in Azure Key Vault; the platform syncs them with External Secrets (workload identity)."""
+class ExternalSecretsStore:
+    """The values stay in the cloud's secret manager; External Secrets copies them into Secrets.
 
-    vault_url: pulumi.Output[str]
-    tenant_id: pulumi.Output[str]
-    reader_client_id: pulumi.Output[str]
-    """Client id of the user-assigned identity federated with the External Secrets service account."""
+    The platform creates a `ClusterSecretStore` with `provider` and the service account
+    `EXTERNAL_SECRETS_SERVICE_ACCOUNT` it reads as, annotated with `reader_annotations`.
+    """
+
+    provider: Mapping[str, Any]
+    """`ClusterSecretStore.spec.provider` (external-secrets.io/v1), e.g. `{"azurekv": {...}}`."""
+    reader_annotations: Mapping[str, pulumi.Input[str]]
+    """Annotations of the reader service account, e.g. the workload identity it authenticates as."""
     names: frozenset[str]
-    """The `SecretName`s stored in the vault."""
+    """The `SecretName`s the store holds."""
 
 
 @dataclass(frozen=True)
 class InlineSecrets:
-    """Secrets are Pulumi secrets; the platform writes them into Kubernetes Secrets (existing clusters)."""
+    """No secret manager: the platform writes the values, Pulumi secrets, into Kubernetes Secrets."""
 
     values: Mapping[str, pulumi.Output[str]]
     """Secret values by `SecretName`; every value is a Pulumi secret."""
 
 
 @dataclass(frozen=True)
-class AzureBlobBackups:
-    """Backups to an Azure storage container, authenticated by workload identity."""
+class BackupEgress:
+    """Where the database pods must be allowed to connect to reach the backup target."""
 
-    destination_path: pulumi.Output[str]
-    """`https://<account>.blob.core.windows.net/<container>/`"""
-    client_id: pulumi.Output[str]
-    """Client id of the identity federated with the database cluster's service account."""
+    port: int
+    namespace: str | None = None
+    """The namespace of an in-cluster store; `None`: any address (a store outside the cluster)."""
 
 
 @dataclass(frozen=True)
-class S3Backups:
-    """Backups to S3-compatible storage; the credentials are the `BACKUP_*` inline secrets."""
+class BackupCredentials:
+    """The store's credentials as a Secret (`BACKUP_SECRET`) the platform writes for the plugin."""
 
-    destination_path: str
-    """`s3://<bucket>/<path>/`"""
-    endpoint_url: str
-    region: str
+    keys: Mapping[str, str]
+    """Secret key -> `SecretName` of the value."""
+    literals: Mapping[str, str] = field(default_factory=dict)
+    """Secret key -> a value that is not secret (e.g. the bucket's region)."""
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where database backups go, in the terms the Barman Cloud plugin and the database pods need.
+
+    Built by the cloud layer, which alone knows how its object storage authenticates (workload
+    identity, access keys); the platform only places these pieces into its ObjectStore, Cluster and
+    NetworkPolicy.
+    """
+
+    configuration: Mapping[str, Any]
+    """`ObjectStore.spec.configuration` (barmancloud.cnpg.io/v1) without compression: `destinationPath`,
+    and `endpointURL` and the credentials block (`azureCredentials`, `s3Credentials`) where needed."""
+    egress: BackupEgress
+    object_store_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations of the ObjectStore, e.g. `BACKUP_REGION_ANNOTATION` where the store's region is not
+    visible in the plan otherwise."""
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels every database pod needs (`Cluster.spec.inheritedMetadata.labels`), e.g. to opt into
+    workload identity."""
+    service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Annotations of the database cluster's service account (`Cluster.spec.serviceAccountTemplate`)."""
+    credentials: BackupCredentials | None = None
+    """The Secret the configuration's credentials block reads, or `None` when it reads none."""
+
+
+#: A Kubernetes `Toleration` in its API shape (`key`, `operator`, `value`, `effect`).
+Toleration = Mapping[str, str]
+#: The GPU taints cloud layers tolerate on every GPU pool: `sku=gpu:NoSchedule` from AKS's GPU docs,
+#: which clusters brought from elsewhere often follow, and the GPU operator's `nvidia.com/gpu`.
+GPU_TAINT_TOLERATIONS: tuple[Toleration, ...] = (
+    {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+)
+
+
+@dataclass(frozen=True)
+class GpuNodes:
+    """What the platform needs to know about one GPU pool's nodes."""
+
+    tolerations: tuple[Toleration, ...]
+    """Every toleration a pod needs to land on the pool's nodes (GPU taints, spot taints)."""
+    nvidia_software: Literal["device-plugin", "gpu-operator"]
+    """What the platform installs on the nodes: the device plugin where the node image brings the
+    NVIDIA driver, the GPU operator where it installs driver and toolkit itself."""
+    cuda_compatibility: bool
+    """Whether vLLM must run CUDA in forward-compatibility mode (`VLLM_ENABLE_CUDA_COMPATIBILITY`),
+    because the nodes' driver is older than the image's CUDA."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +130,15 @@ class CloudFoundation:
     """Everything the platform layer needs from the cloud layer."""
 
     kubernetes: k8s.Provider
-    secrets: KeyVaultSecrets | InlineSecrets
-    backups: AzureBlobBackups | S3Backups
+    secrets: ExternalSecretsStore | InlineSecrets
+    """Where the values of the secrets table (`infra.settings.secrets_table`) come from."""
+    backup: BackupTarget
+    gpu_pools: Mapping[str, GpuNodes]
+    """By GPU pool name (every configured GPU pool)."""
+    gpu_daemonset_tolerations: tuple[Toleration, ...]
+    """Tolerations of the NVIDIA DaemonSets: every taint any GPU node of the cluster may carry."""
+    needs_external_secrets: bool
+    """Whether the secret store is read through External Secrets, so the platform installs it."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """Resources the platform must wait for (e.g. GPU node pools, role assignments)."""
     outputs: dict[str, pulumi.Output] = field(default_factory=dict)

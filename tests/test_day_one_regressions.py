@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import components.azure.foundation as azure_foundation
 import components.azure.general_node_pool as general_node_pool
 import components.azure.key_vault as key_vault
 import components.platform.network_policies as network_policies
-import components.platform.operators as operators
 import components.platform.platform as platform
+from components.contracts import GPU_TAINT_TOLERATIONS
 from infra.cli import main
 from tests.conftest import PROJECT_DIR
 
@@ -48,9 +49,7 @@ def _no_policy_for_database_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _device_plugin_without_spot_toleration(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 4: the device plugin's tolerations lack AKS's spot taint, so it never runs on spot pools."""
-    monkeypatch.setattr(
-        operators, "gpu_node_tolerations", lambda: [dict(t) for t in operators.GPU_TAINT_TOLERATIONS]
-    )
+    monkeypatch.setattr(azure_foundation, "DAEMONSET_TOLERATIONS", GPU_TAINT_TOLERATIONS)
 
 
 def _vault_firewall_without_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,12 +17,58 @@ from components.azure.backup_storage import BackupStorage
 from components.azure.common import AzureContext, azure_tags
 from components.azure.general_node_pool import GeneralNodePool
 from components.azure.gpu_node_pool import GpuNodePool
-from components.azure.key_vault import KeyVault, VaultNetwork
+from components.azure.key_vault import KeyVault, VaultNetwork, key_vault_store
 from components.azure.providers import azure_provider, cluster_provider
 from components.azure.rbac_propagation import RbacPropagation
-from components.contracts import AzureBlobBackups, CloudFoundation, KeyVaultSecrets
+from components.contracts import (
+    GPU_TAINT_TOLERATIONS,
+    BackupEgress,
+    BackupTarget,
+    CloudFoundation,
+    GpuNodes,
+    Toleration,
+)
 from components.secret_values import platform_secret_values
-from infra.settings import AzureCluster, StackSettings
+from infra.settings import AzureCluster, GpuPool, StackSettings
+
+#: AKS taints every node of a spot pool with this (`gpu_node_pool.SPOT_TAINT`); pods must tolerate it.
+SPOT_TOLERATION: Toleration = {
+    "key": "kubernetes.azure.com/scalesetpriority",
+    "operator": "Equal",
+    "value": "spot",
+    "effect": "NoSchedule",
+}
+#: The NVIDIA DaemonSets tolerate the spot taint whether or not a pool is spot today: a toleration only
+#: permits, the node affinity decides which nodes, and a pool switched to spot keeps its device plugin.
+DAEMONSET_TOLERATIONS: tuple[Toleration, ...] = (*GPU_TAINT_TOLERATIONS, SPOT_TOLERATION)
+
+
+def aks_gpu_nodes(pool: GpuPool) -> GpuNodes:
+    """What a pod needs on an AKS GPU pool: the GPU taints, plus AKS's spot taint on spot pools.
+
+    With `driver: aks` AKS installs the NVIDIA driver and the platform the device plugin; the vLLM
+    image's CUDA is newer than AKS's managed driver, so datacenter GPUs (all but the A10) run it in
+    forward-compatibility mode.
+    """
+    return GpuNodes(
+        tolerations=(*GPU_TAINT_TOLERATIONS, SPOT_TOLERATION) if pool.spot else GPU_TAINT_TOLERATIONS,
+        nvidia_software="device-plugin" if pool.driver == "aks" else "gpu-operator",
+        cuda_compatibility=pool.driver == "aks" and pool.kind != "a10",
+    )
+
+
+def blob_backup_target(destination_path: pulumi.Output[str], client_id: pulumi.Output[str]) -> BackupTarget:
+    """Backups to a Blob container: the plugin sidecar authenticates as the database cluster's service
+    account through workload identity (the pods opt in by label, the account names the identity)."""
+    return BackupTarget(
+        configuration={
+            "destinationPath": destination_path,
+            "azureCredentials": {"useDefaultAzureCredentials": True},
+        },
+        egress=BackupEgress(port=443),
+        pod_labels={"azure.workload.identity/use": "true"},
+        service_account_annotations={"azure.workload.identity/client-id": client_id},
+    )
 
 
 def build_azure_foundation(
@@ -92,15 +138,11 @@ def build_azure_foundation(
 
     return CloudFoundation(
         kubernetes=kubernetes,
-        secrets=KeyVaultSecrets(
-            vault_url=vault.vault_url,
-            tenant_id=ctx.tenant_id,
-            reader_client_id=vault.reader.client_id,
-            names=frozenset(values),
-        ),
-        backups=AzureBlobBackups(
-            destination_path=backups.destination_path, client_id=backups.writer.client_id
-        ),
+        secrets=key_vault_store(vault.vault_url, ctx.tenant_id, vault.reader.client_id, frozenset(values)),
+        backup=blob_backup_target(backups.destination_path, backups.writer.client_id),
+        gpu_pools={pool.name: aks_gpu_nodes(pool) for pool in settings.gpu_pools},
+        gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
+        needs_external_secrets=True,
         depends_on=[
             aks.deployer_admin,
             rbac_ready,

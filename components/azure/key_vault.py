@@ -24,7 +24,12 @@ from pulumi_azure_native import authorization, keyvault, network, privatedns
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
 from components.azure.identity import FederatedIdentity
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, EXTERNAL_SECRETS_SERVICE_ACCOUNT, SecretName
+from components.contracts import (
+    EXTERNAL_SECRETS_NAMESPACE,
+    EXTERNAL_SECRETS_SERVICE_ACCOUNT,
+    ExternalSecretsStore,
+    SecretName,
+)
 from infra.settings import AzureCluster
 
 #: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud).
@@ -35,6 +40,38 @@ def vault_name_stem(prefix: str) -> str:
     """At most 14 letters, digits and single hyphens: with `-` and 6 random characters a valid vault name."""
     cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", prefix))
     return cleaned[:14].strip("-") or "kiva"
+
+
+def key_vault_store(
+    vault_url: pulumi.Input[str],
+    tenant_id: pulumi.Input[str],
+    reader_client_id: pulumi.Input[str],
+    names: frozenset[str],
+) -> ExternalSecretsStore:
+    """The vault as the platform's secret store: External Secrets reads it with workload identity.
+
+    The reader service account names the user-assigned identity federated with it (`KeyVault.reader`);
+    the store's `azurekv` provider authenticates as that account.
+    """
+    return ExternalSecretsStore(
+        provider={
+            "azurekv": {
+                "authType": "WorkloadIdentity",
+                "vaultUrl": vault_url,
+                "tenantId": tenant_id,
+                "environmentType": "PublicCloud",
+                "serviceAccountRef": {
+                    "name": EXTERNAL_SECRETS_SERVICE_ACCOUNT,
+                    "namespace": EXTERNAL_SECRETS_NAMESPACE,
+                },
+            }
+        },
+        reader_annotations={
+            "azure.workload.identity/client-id": reader_client_id,
+            "azure.workload.identity/tenant-id": tenant_id,
+        },
+        names=names,
+    )
 
 
 @dataclass(frozen=True)

@@ -9,45 +9,28 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.settings import GpuPool
+from components.contracts import GpuNodes
+
+# Names of the Kubernetes Secrets the platform's workloads read (created by `PlatformSecrets`), from
+# the secrets table; re-exported for the components that reference them.
+from infra.settings.secrets_table import DATABASE_SECRET as DATABASE_SECRET
+from infra.settings.secrets_table import GATEWAY_SECRET as GATEWAY_SECRET
+from infra.settings.secrets_table import HUGGING_FACE_SECRET as HUGGING_FACE_SECRET
 
 PART_OF = "kiva"
 
-#: Names of the Kubernetes Secrets the platform's workloads read (created by `PlatformSecrets`).
-DATABASE_SECRET = "kiva-db-app"
-GATEWAY_SECRET = "kiva-gateway"
-HUGGING_FACE_SECRET = "kiva-huggingface"
-BACKUP_SECRET = "kiva-db-backup"
-
 #: The label selecting a pool's GPU nodes (set by the cloud layer, or by hand on existing clusters).
 GPU_POOL_LABEL = "kiva.platform/gpu-pool"
-#: Taints GPU nodes carry: AKS docs' `sku=gpu:NoSchedule`, and the GPU operator's `nvidia.com/gpu`.
-GPU_TAINT_TOLERATIONS: list[dict[str, str]] = [
-    {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
-    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-]
-GPU_TOLERATIONS = [
-    k8s.core.v1.TolerationArgs(key=t["key"], operator=t["operator"], value=t.get("value"), effect=t["effect"])
-    for t in GPU_TAINT_TOLERATIONS
-]
-#: AKS taints every node of a spot pool with this; pods for spot GPU pools must tolerate it too.
-SPOT_TAINT_TOLERATION: dict[str, str] = {
-    "key": "kubernetes.azure.com/scalesetpriority",
-    "operator": "Equal",
-    "value": "spot",
-    "effect": "NoSchedule",
-}
-SPOT_TOLERATION = k8s.core.v1.TolerationArgs(
-    key=SPOT_TAINT_TOLERATION["key"],
-    operator=SPOT_TAINT_TOLERATION["operator"],
-    value=SPOT_TAINT_TOLERATION["value"],
-    effect=SPOT_TAINT_TOLERATION["effect"],
-)
 
 
-def gpu_tolerations(pool: GpuPool) -> list[k8s.core.v1.TolerationArgs]:
-    """The tolerations a pod needs to land on `pool`: the GPU taints, plus the spot taint on spot pools."""
-    return [*GPU_TOLERATIONS, SPOT_TOLERATION] if pool.spot else list(GPU_TOLERATIONS)
+def gpu_tolerations(nodes: GpuNodes) -> list[k8s.core.v1.TolerationArgs]:
+    """The tolerations a pod needs to land on a GPU pool, as its cloud layer states them."""
+    return [
+        k8s.core.v1.TolerationArgs(
+            key=t["key"], operator=t["operator"], value=t.get("value"), effect=t["effect"]
+        )
+        for t in nodes.tolerations
+    ]
 
 
 def labels(name: str, component: str) -> dict[str, str]:

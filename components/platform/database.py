@@ -13,14 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import (
-    DATABASE_CLUSTER_NAME,
-    PLATFORM_NAMESPACE,
-    AzureBlobBackups,
-    CloudFoundation,
-    S3Backups,
-)
-from components.platform.common import BACKUP_SECRET, DATABASE_SECRET, child_opts, labels
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, CloudFoundation
+from components.platform.common import DATABASE_SECRET, child_opts, labels
 from components.platform.database_names import (
     DATABASE_NAME,
     DATABASE_OWNER,
@@ -34,8 +28,6 @@ from infra.settings import AzureCluster, StackSettings
 
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 OBJECT_STORE_NAME = f"{DATABASE_CLUSTER_NAME}-backups"
-#: Where an S3 bucket's data lives, declared on the ObjectStore for the policy pack.
-BACKUP_REGION_ANNOTATION = "kiva.platform/region"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 
@@ -46,28 +38,13 @@ def retention_policy(settings: StackSettings) -> str:
 
 
 def object_store_configuration(foundation: CloudFoundation) -> dict[str, Any]:
-    """Where backups go and how the plugin authenticates: workload identity on Azure, keys on S3."""
-    backups = foundation.backups
+    """Compression and parallelism (the platform's choice) plus where backups go and how the plugin
+    authenticates (the cloud layer's `BackupTarget.configuration`)."""
     configuration: dict[str, Any] = {
         "wal": {"compression": "gzip", "maxParallel": 2},
         "data": {"compression": "gzip", "jobs": 2},
     }
-    if isinstance(backups, AzureBlobBackups):
-        configuration |= {
-            "destinationPath": backups.destination_path,
-            "azureCredentials": {"useDefaultAzureCredentials": True},
-        }
-    elif isinstance(backups, S3Backups):
-        configuration |= {
-            "destinationPath": backups.destination_path,
-            "endpointURL": backups.endpoint_url,
-            "s3Credentials": {
-                "accessKeyId": {"name": BACKUP_SECRET, "key": "ACCESS_KEY_ID"},
-                "secretAccessKey": {"name": BACKUP_SECRET, "key": "ACCESS_SECRET_KEY"},
-                "region": {"name": BACKUP_SECRET, "key": "REGION"},
-            },
-        }
-    return configuration
+    return configuration | dict(foundation.backup.configuration)
 
 
 def _resources(settings: StackSettings) -> dict[str, Any]:
@@ -173,11 +150,11 @@ def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[s
         spec["walStorage"] = _storage(
             database.wal_storage.size, database.wal_storage.storage_class, default_class
         )
-    if isinstance(foundation.backups, AzureBlobBackups):
-        # The plugin sidecar authenticates to Blob storage as the cluster's service account.
-        spec["inheritedMetadata"]["labels"]["azure.workload.identity/use"] = "true"
+    # The plugin sidecar may authenticate to the store as the cluster's pods or service account.
+    spec["inheritedMetadata"]["labels"] |= foundation.backup.pod_labels
+    if foundation.backup.service_account_annotations:
         spec["serviceAccountTemplate"] = {
-            "metadata": {"annotations": {"azure.workload.identity/client-id": foundation.backups.client_id}}
+            "metadata": {"annotations": dict(foundation.backup.service_account_annotations)}
         }
     if zoned:
         spec["topologySpreadConstraints"] = [
@@ -217,14 +194,13 @@ class Database(pulumi.ComponentResource):
             name=resource_name, namespace=PLATFORM_NAMESPACE, labels=labels("postgresql", component)
         )
         store_metadata = metadata(OBJECT_STORE_NAME, "backup")
-        if isinstance(foundation.backups, S3Backups):
-            # The bucket's region sits in a Secret; the policy pack checks this declaration against the
-            # EU allow-list (an Azure container's region is its storage account's location).
+        if foundation.backup.object_store_annotations:
+            # E.g. the bucket's region, which the policy pack checks against the EU allow-list.
             store_metadata = k8s.meta.v1.ObjectMetaArgs(
                 name=OBJECT_STORE_NAME,
                 namespace=PLATFORM_NAMESPACE,
                 labels=labels("postgresql", "backup"),
-                annotations={BACKUP_REGION_ANNOTATION: foundation.backups.region},
+                annotations=dict(foundation.backup.object_store_annotations),
             )
         self.object_store = k8s.apiextensions.CustomResource(
             f"{name}-object-store",

@@ -21,7 +21,7 @@ import math
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import PLATFORM_NAMESPACE
+from components.contracts import PLATFORM_NAMESPACE, GpuNodes
 from components.platform.common import (
     GPU_POOL_LABEL,
     HUGGING_FACE_SECRET,
@@ -102,7 +102,10 @@ def vllm_args(settings: StackSettings, model: Model) -> list[str]:
     return [*args, *model.extra_args]
 
 
-def model_env(settings: StackSettings, model: Model, resources: Resources) -> list[k8s.core.v1.EnvVarArgs]:
+def model_env(
+    settings: StackSettings, model: Model, resources: Resources, nodes: GpuNodes | None
+) -> list[k8s.core.v1.EnvVarArgs]:
+    """The server's environment; `nodes` is the model's GPU pool as the cloud layer describes it."""
     variables = [env("HF_HOME", f"{CACHE_DIR}/huggingface"), env("HOME", HOME_DIR)]
     if model.gated:
         variables.append(env_from_secret("HF_TOKEN", HUGGING_FACE_SECRET, "HF_TOKEN"))
@@ -113,11 +116,9 @@ def model_env(settings: StackSettings, model: Model, resources: Resources) -> li
     if model.cpu:
         kv_cache_gib = max(1, math.floor(quantity_to_gib(resources.limits.memory) / 4))
         variables.append(env("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib)))
-    else:
-        pool = settings.pool(model.pool or "")
-        if pool.driver == "aks" and pool.kind != "a10":
-            # The vLLM image's CUDA is newer than AKS's managed driver; datacenter GPUs run it in compat mode.
-            variables.append(env("VLLM_ENABLE_CUDA_COMPATIBILITY", "1"))
+    elif nodes is not None and nodes.cuda_compatibility:
+        # The nodes' driver is older than the vLLM image's CUDA (the cloud layer knows which).
+        variables.append(env("VLLM_ENABLE_CUDA_COMPATIBILITY", "1"))
     return variables
 
 
@@ -146,7 +147,8 @@ class ModelServer(pulumi.ComponentResource):
     """vLLM for one model: StatefulSet (PVC cache) or Deployment (emptyDir cache), Service, PDB.
 
     `headless_service` is the StatefulSet's governing Service (None for a Deployment); `service` is
-    the one the gateway calls (`gateway_config.model_service`).
+    the one the gateway calls (`gateway_config.model_service`). `gpu_nodes` describes the model's GPU
+    pool (None for a CPU model).
     """
 
     workload: k8s.apps.v1.StatefulSet | k8s.apps.v1.Deployment
@@ -159,6 +161,7 @@ class ModelServer(pulumi.ComponentResource):
         name: str,
         settings: StackSettings,
         model: Model,
+        gpu_nodes: GpuNodes | None,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -186,7 +189,7 @@ class ModelServer(pulumi.ComponentResource):
             command=["vllm", "serve"],
             args=vllm_args(settings, model),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=MODEL_PORT, protocol="TCP")],
-            env=model_env(settings, model, resources),
+            env=model_env(settings, model, resources, gpu_nodes),
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
             startup_probe=http_probe("/health", "http", period=STARTUP_PERIOD, failures=STARTUP_FAILURES),
             readiness_probe=http_probe("/health", "http", period=10, failures=3),
@@ -212,7 +215,7 @@ class ModelServer(pulumi.ComponentResource):
             # A StatefulSet mounts the claim of its volumeClaimTemplates under the same name.
             volumes=scratch if persistent else [empty_dir(CACHE_VOLUME, model.cache.size), *scratch],
             node_selector=None if model.cpu else {GPU_POOL_LABEL: model.pool or ""},
-            tolerations=None if model.cpu else gpu_tolerations(settings.pool(model.pool or "")),
+            tolerations=None if gpu_nodes is None else gpu_tolerations(gpu_nodes),
         )
         template = k8s.core.v1.PodTemplateSpecArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels), spec=pod

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, PLATFORM_NAMESPACE
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, PLATFORM_NAMESPACE, CloudFoundation
 from components.platform.common import PART_OF, child_opts
 from infra.settings import StackSettings
 from infra.settings.cluster import ExistingCluster
@@ -45,21 +45,23 @@ class NamespacePlan:
     protect: bool = False
 
 
-def planned_namespaces(settings: StackSettings) -> list[NamespacePlan]:
+def planned_namespaces(settings: StackSettings, foundation: CloudFoundation) -> list[NamespacePlan]:
     """Which namespaces this stack needs, and at which Pod Security level."""
     plans = [
         NamespacePlan(PLATFORM_NAMESPACE, "restricted", protect=True),
         NamespacePlan(CNPG_NAMESPACE, "restricted"),
         NamespacePlan(CERT_MANAGER_NAMESPACE, "restricted"),
     ]
-    if settings.on_azure:
+    if foundation.needs_external_secrets:
         plans.append(NamespacePlan(EXTERNAL_SECRETS_NAMESPACE, "restricted"))
-    drivers = {
-        pool.driver for pool in settings.gpu_pools if any(m.pool == pool.name for m in settings.models)
+    software = {
+        nodes.nvidia_software
+        for pool, nodes in foundation.gpu_pools.items()
+        if any(m.pool == pool for m in settings.models)
     }
-    if "aks" in drivers:
+    if "device-plugin" in software:
         plans.append(NamespacePlan(DEVICE_PLUGIN_NAMESPACE, "privileged"))
-    if "operator" in drivers:
+    if "gpu-operator" in software:
         plans.append(NamespacePlan(GPU_OPERATOR_NAMESPACE, "privileged"))
     return plans
 
@@ -117,11 +119,15 @@ class PlatformNamespaces(pulumi.ComponentResource):
     by_name: dict[str, k8s.core.v1.Namespace]
 
     def __init__(
-        self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        settings: StackSettings,
+        foundation: CloudFoundation,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:Namespaces", name, None, opts)
         self.by_name = {}
-        for plan in planned_namespaces(settings):
+        for plan in planned_namespaces(settings, foundation):
             annotations = platform_annotations(settings) if plan.name == PLATFORM_NAMESPACE else None
             self.by_name[plan.name] = k8s.core.v1.Namespace(
                 f"{name}-{plan.name}",

@@ -10,12 +10,10 @@ Plain NetworkPolicy cannot name hosts, so "the internet" means every address out
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, CloudFoundation, S3Backups
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, CloudFoundation
 from components.platform.common import child_opts, labels, selector
 from components.platform.database_names import POOLER_NAME
 from components.platform.gateway import COMPONENT as GATEWAY_COMPONENT
@@ -103,30 +101,15 @@ def _spec(
 
 
 def backup_port(foundation: CloudFoundation) -> int:
-    """The object store's port: HTTPS for Azure Blob, the endpoint's port for S3-compatible stores."""
-    if isinstance(foundation.backups, S3Backups) and foundation.backups.endpoint_url:
-        url = urlparse(foundation.backups.endpoint_url)
-        return url.port or (80 if url.scheme == "http" else 443)
-    return 443
-
-
-#: Host name endings of in-cluster Services (`<service>.<namespace>.svc[.cluster.local]`).
-CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
+    """The backup store's port, as the cloud layer states it."""
+    return foundation.backup.egress.port
 
 
 def backup_peer(foundation: CloudFoundation) -> Peer:
-    """Where the backups go: an in-cluster store's namespace, else any address.
-
-    An `ipBlock` is meant for addresses outside the cluster: whether it matches pod IPs is up to the
-    network plugin (Kubernetes docs, NetworkPolicy `ipBlock`), so an in-cluster S3 store such as
-    `minio.minio.svc.cluster.local` is named by its namespace instead.
-    """
-    if isinstance(foundation.backups, S3Backups) and foundation.backups.endpoint_url:
-        host = urlparse(foundation.backups.endpoint_url).hostname or ""
-        if host.endswith(CLUSTER_SUFFIXES) or (host and "." not in host):
-            parts = host.split(".")
-            return _namespace(parts[1] if len(parts) > 1 else PLATFORM_NAMESPACE)
-    return _anywhere()
+    """Where the backups go: an in-cluster store's namespace, else any address (the cloud layer says
+    which: an `ipBlock` need not match pod IPs, so an in-cluster store is named by its namespace)."""
+    namespace = foundation.backup.egress.namespace
+    return _namespace(namespace) if namespace is not None else _anywhere()
 
 
 def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, net.NetworkPolicySpecArgs]:

@@ -13,13 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE
-from components.platform.common import (
-    GPU_POOL_LABEL,
-    GPU_TAINT_TOLERATIONS,
-    SPOT_TAINT_TOLERATION,
-    child_opts,
-)
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, CloudFoundation
+from components.platform.common import GPU_POOL_LABEL, child_opts
 from components.platform.namespaces import (
     CERT_MANAGER_NAMESPACE,
     CNPG_NAMESPACE,
@@ -33,23 +28,27 @@ from infra.settings import StackSettings
 RELEASE_TIMEOUT = 600
 
 
-def gpu_pools_by_driver(settings: StackSettings, driver: str) -> list[str]:
-    """GPU pools with at least one model on them whose driver is `driver` (`aks` or `operator`)."""
+def gpu_pools_by_software(settings: StackSettings, foundation: CloudFoundation, software: str) -> list[str]:
+    """GPU pools with at least one model on them on which the platform installs `software`
+    (`device-plugin` or `gpu-operator`, as the cloud layer says per pool)."""
     used = {model.pool for model in settings.models if not model.cpu}
-    return sorted(pool.name for pool in settings.gpu_pools if pool.driver == driver and pool.name in used)
+    return sorted(
+        name
+        for name, nodes in foundation.gpu_pools.items()
+        if nodes.nvidia_software == software and name in used
+    )
 
 
-def gpu_node_tolerations() -> list[dict[str, str]]:
-    """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of ours may carry, spot included.
+def gpu_node_tolerations(foundation: CloudFoundation) -> list[dict[str, str]]:
+    """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of the cluster may carry.
 
     The charts replace their tolerations list wholesale with the one passed (k8s-device-plugin 0.18.0
     `tolerations`, gpu-operator v25.10.0 `daemonsets.tolerations` copied onto every operand DaemonSet
-    by the operator, its NFD worker's `worker.tolerations`), so the list must be complete. The spot
-    taint AKS puts on every spot pool is tolerated whether or not a pool is spot today: a toleration
-    only permits, the node affinity (or the operator's node labels) decides which nodes, and a pool
-    switched to spot then never loses its device plugin.
+    by the operator, its NFD worker's `worker.tolerations`), so the list must be complete: the cloud
+    layer states it (`CloudFoundation.gpu_daemonset_tolerations`), spot taints included. A toleration
+    only permits; the node affinity (or the operator's node labels) decides which nodes.
     """
-    return [dict(toleration) for toleration in [*GPU_TAINT_TOLERATIONS, SPOT_TAINT_TOLERATION]]
+    return [dict(toleration) for toleration in foundation.gpu_daemonset_tolerations]
 
 
 def _pool_affinity(pools: list[str]) -> dict[str, Any]:
@@ -61,7 +60,10 @@ def _pool_affinity(pools: list[str]) -> dict[str, Any]:
 
 
 class Operators(pulumi.ComponentResource):
-    """CloudNativePG, cert-manager, the Barman Cloud plugin, External Secrets (Azure) and NVIDIA components.
+    """CloudNativePG, cert-manager, the Barman Cloud plugin, External Secrets and NVIDIA components.
+
+    External Secrets only when the cloud layer's secret store is read through it; the NVIDIA device
+    plugin and GPU operator only for the pools whose nodes need them (`CloudFoundation.gpu_pools`).
 
     Public attributes are the releases (or None when the stack does not need them).
     """
@@ -77,6 +79,7 @@ class Operators(pulumi.ComponentResource):
         self,
         name: str,
         settings: StackSettings,
+        foundation: CloudFoundation,
         namespaces: dict[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -116,21 +119,21 @@ class Operators(pulumi.ComponentResource):
                 EXTERNAL_SECRETS_NAMESPACE,
                 {"installCRDs": True, "serviceMonitor": {"enabled": monitoring}},
             )
-            if settings.on_azure
+            if foundation.needs_external_secrets
             else None
         )
-        aks_pools = gpu_pools_by_driver(settings, "aks")
+        plugin_pools = gpu_pools_by_software(settings, foundation, "device-plugin")
         self.device_plugin = (
             self._release(
                 "nvidia-device-plugin",
                 versions.NVIDIA_DEVICE_PLUGIN,
                 DEVICE_PLUGIN_NAMESPACE,
-                {"tolerations": gpu_node_tolerations(), "affinity": _pool_affinity(aks_pools)},
+                {"tolerations": gpu_node_tolerations(foundation), "affinity": _pool_affinity(plugin_pools)},
             )
-            if aks_pools
+            if plugin_pools
             else None
         )
-        operator_pools = gpu_pools_by_driver(settings, "operator")
+        operator_pools = gpu_pools_by_software(settings, foundation, "gpu-operator")
         self.gpu_operator = (
             self._release(
                 "gpu-operator",
@@ -139,9 +142,9 @@ class Operators(pulumi.ComponentResource):
                 {
                     "driver": {"enabled": True},
                     "toolkit": {"enabled": True},
-                    "daemonsets": {"tolerations": gpu_node_tolerations()},
+                    "daemonsets": {"tolerations": gpu_node_tolerations(foundation)},
                     # The NFD worker labels GPU nodes, which is what the operand DaemonSets select on.
-                    "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations()}},
+                    "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations(foundation)}},
                     "dcgmExporter": {"serviceMonitor": {"enabled": monitoring}},
                 },
             )

@@ -1,6 +1,7 @@
 """The platform layer: everything KIVA runs on Kubernetes, independent of the cloud underneath.
 
-It takes a `CloudFoundation` (a Kubernetes provider, where secrets come from, where backups go) and
+It takes a `CloudFoundation` (a Kubernetes provider, where secrets come from, the backup target, what
+pods need on each GPU pool, whether External Secrets is needed) and
 builds, in order: namespaces, operators, the internal CA issuer (when asked for), secrets, the
 database, the model servers, the gateway and the network policies. Nothing here knows whether the
 cluster is AKS or STACKIT.
@@ -43,10 +44,12 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kiva:platform:Platform", name, None, opts)
         settings, foundation = args.settings, args.foundation
-        self.namespaces = PlatformNamespaces(f"{name}-namespaces", settings, opts=child_opts(self))
+        self.namespaces = PlatformNamespaces(
+            f"{name}-namespaces", settings, foundation, opts=child_opts(self)
+        )
         platform_namespace = self.namespaces.by_name[PLATFORM_NAMESPACE]
         self.operators = Operators(
-            f"{name}-operators", settings, self.namespaces.by_name, opts=child_opts(self)
+            f"{name}-operators", settings, foundation, self.namespaces.by_name, opts=child_opts(self)
         )
         ingress = settings.gateway.ingress
         self.certificate_issuer = (
@@ -63,7 +66,7 @@ class Platform(pulumi.ComponentResource):
         if self.operators.external_secrets is not None:
             secret_dependencies.append(self.operators.external_secrets)
         self.secrets = PlatformSecrets(
-            f"{name}-secrets", settings, foundation, args.config, secret_dependencies, opts=child_opts(self)
+            f"{name}-secrets", settings, foundation, secret_dependencies, opts=child_opts(self)
         )
         self.database = Database(
             f"{name}-database",
@@ -81,6 +84,7 @@ class Platform(pulumi.ComponentResource):
                 f"{name}-model-{model.name}",
                 settings,
                 model,
+                None if model.cpu else foundation.gpu_pools[model.pool or ""],
                 depends_on=[platform_namespace, *self.secrets.ready, *([] if model.cpu else gpu_operators)],
                 opts=child_opts(self),
             )

@@ -1,14 +1,17 @@
 """The Kubernetes Secrets the gateway, the database bootstrap, its backups and the model servers read.
 
-On Azure the values stay in Key Vault and External Secrets copies them in (a `ClusterSecretStore` with
-workload identity, one `ExternalSecret` per Secret): operators and the CNPG bootstrap need real Secrets
-that exist before any pod mounts them, which the CSI driver does not provide. On `existing` clusters
-the values are Pulumi secrets written into plain Secrets. Either way a value never appears in a spec,
-a ConfigMap, an env literal or an output: consumers reference it with `secretKeyRef`.
+Which Secret holds which value under which key is the secrets table (`infra.settings.secrets_table`);
+the backup store's credentials Secret is what the backup target names. Where the values come from is
+the cloud layer's secret store: an `ExternalSecretsStore` (a cloud secret manager such as Key Vault)
+gets a `ClusterSecretStore` and one `ExternalSecret` per Secret, since operators and the CNPG bootstrap
+need real Secrets that exist before any pod mounts them, which the CSI driver does not provide;
+`InlineSecrets` are Pulumi secrets written into plain Secrets. Either way a value never appears in a
+spec, a ConfigMap, an env literal or an output: consumers reference it with `secretKeyRef`.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -17,33 +20,23 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import (
+    BACKUP_SECRET,
     EXTERNAL_SECRETS_NAMESPACE,
     EXTERNAL_SECRETS_SERVICE_ACCOUNT,
     PLATFORM_NAMESPACE,
     CloudFoundation,
+    ExternalSecretsStore,
     InlineSecrets,
-    KeyVaultSecrets,
-    S3Backups,
-    SecretName,
 )
-from components.platform.common import (
-    BACKUP_SECRET,
-    DATABASE_SECRET,
-    GATEWAY_SECRET,
-    HUGGING_FACE_SECRET,
-    child_opts,
-    labels,
-)
+from components.platform.common import child_opts, labels
 from components.platform.database_names import DATABASE_NAME, DATABASE_OWNER, database_host
 from infra.settings import StackSettings
+from infra.settings.secrets_table import DATABASE_SECRET, GATEWAY_SECRET, HUGGING_FACE_SECRET, secrets_of
+from infra.settings.secrets_table import provider_env as provider_env
 
+#: Names kept from the first (Key Vault) store: renaming them would replace the resources.
 SECRET_STORE = "kiva-keyvault"
 REFRESH_INTERVAL = "1h"
-
-
-def provider_env(provider: str) -> str:
-    """The env var (and Secret key) holding an external provider's API key."""
-    return "PROVIDER_" + provider.upper().replace("-", "_") + "_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -61,50 +54,31 @@ class SecretSpec:
 
 
 def required_secrets(settings: StackSettings, foundation: CloudFoundation) -> list[SecretSpec]:
-    """Every Secret this stack's workloads read."""
+    """Every Secret this stack's workloads read: the table's rows this stack needs, by Secret."""
+    keys: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in secrets_of(settings):
+        if row.needed.required(settings):
+            for where in row.lands_in:
+                keys[where.secret][where.key] = row.name
     database_url = (
         f"postgresql://{DATABASE_OWNER}:{{password}}@{database_host(settings)}:5432/{DATABASE_NAME}"
     )
-    gateway_keys = {
-        "LITELLM_MASTER_KEY": SecretName.MASTER_KEY,
-        "LITELLM_SALT_KEY": SecretName.SALT_KEY,
-        "password": SecretName.DATABASE_PASSWORD,
-    }
-    gateway_keys |= {provider_env(p.name): SecretName.provider_api_key(p.name) for p in settings.providers}
     specs = [
         SecretSpec(
             DATABASE_SECRET,
             type="kubernetes.io/basic-auth",
-            keys={"password": SecretName.DATABASE_PASSWORD},
+            keys=keys[DATABASE_SECRET],
             literals={"username": DATABASE_OWNER},
         ),
-        SecretSpec(GATEWAY_SECRET, keys=gateway_keys, urls={"DATABASE_URL": database_url}),
+        SecretSpec(GATEWAY_SECRET, keys=keys[GATEWAY_SECRET], urls={"DATABASE_URL": database_url}),
+        SecretSpec(HUGGING_FACE_SECRET, keys=keys[HUGGING_FACE_SECRET]),
     ]
-    if any(model.gated for model in settings.models):
-        specs.append(SecretSpec(HUGGING_FACE_SECRET, keys={"HF_TOKEN": SecretName.HUGGING_FACE_TOKEN}))
-    if isinstance(foundation.backups, S3Backups):
-        specs.append(
-            SecretSpec(
-                BACKUP_SECRET,
-                keys={
-                    "ACCESS_KEY_ID": SecretName.BACKUP_ACCESS_KEY_ID,
-                    "ACCESS_SECRET_KEY": SecretName.BACKUP_SECRET_ACCESS_KEY,
-                },
-                literals={"REGION": foundation.backups.region},
-            )
-        )
+    specs = [spec for spec in specs if spec.keys]
+    # The backup store's Secret is the backup target's: the cloud layer names its keys (from the table).
+    credentials = foundation.backup.credentials
+    if credentials is not None:
+        specs.append(SecretSpec(BACKUP_SECRET, keys=credentials.keys, literals=credentials.literals))
     return specs
-
-
-def config_fallbacks(settings: StackSettings) -> dict[str, str]:
-    """`SecretName` -> the secure `kiva:` config key holding it, for values the foundation did not pass."""
-    fallbacks = {
-        SecretName.HUGGING_FACE_TOKEN: "huggingFaceToken",
-        SecretName.BACKUP_ACCESS_KEY_ID: "backupAccessKeyId",
-        SecretName.BACKUP_SECRET_ACCESS_KEY: "backupSecretAccessKey",
-    }
-    fallbacks |= {SecretName.provider_api_key(p.name): p.api_key_secret for p in settings.providers}
-    return fallbacks
 
 
 def _url_filler(template: str) -> Callable[[dict[str, str]], str]:
@@ -117,7 +91,7 @@ def _url_filler(template: str) -> Callable[[dict[str, str]], str]:
 
 
 class PlatformSecrets(pulumi.ComponentResource):
-    """Creates the Secrets (inline) or their `ExternalSecret`s and the store (Key Vault).
+    """Creates the Secrets (inline) or their `ExternalSecret`s and the `ClusterSecretStore`.
 
     `ready` lists the resources a consumer should depend on.
     """
@@ -130,7 +104,6 @@ class PlatformSecrets(pulumi.ComponentResource):
         name: str,
         settings: StackSettings,
         foundation: CloudFoundation,
-        config: pulumi.Config,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -138,30 +111,29 @@ class PlatformSecrets(pulumi.ComponentResource):
         self._name = name
         specs = required_secrets(settings, foundation)
         self.store = None
-        if isinstance(foundation.secrets, KeyVaultSecrets):
+        if isinstance(foundation.secrets, ExternalSecretsStore):
             self.ready = self._external(specs, foundation.secrets, depends_on)
         else:
-            self.ready = self._inline(specs, foundation.secrets, settings, config, depends_on)
+            self.ready = self._inline(specs, foundation.secrets, depends_on)
         self.register_outputs({"secrets": [spec.name for spec in specs]})
 
-    # Azure: External Secrets ------------------------------------------------------------------------
+    # A secret manager, read by External Secrets -------------------------------------------------------
 
     def _external(
-        self, specs: list[SecretSpec], vault: KeyVaultSecrets, depends_on: list[pulumi.Resource]
+        self, specs: list[SecretSpec], store: ExternalSecretsStore, depends_on: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
-        missing = sorted({n for s in specs for n in s.keys.values()} - set(vault.names))
+        missing = sorted({n for s in specs for n in s.keys.values()} - set(store.names))
         if missing:
-            raise ValueError(f"Key Vault holds no secret named {', '.join(missing)}; the platform reads them")
+            raise ValueError(
+                f"the secret store holds no secret named {', '.join(missing)}; the platform reads them"
+            )
         account = k8s.core.v1.ServiceAccount(
             f"{self._name}-keyvault-reader",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=EXTERNAL_SECRETS_SERVICE_ACCOUNT,
                 namespace=EXTERNAL_SECRETS_NAMESPACE,
                 labels=labels("external-secrets", "keyvault-reader"),
-                annotations={
-                    "azure.workload.identity/client-id": vault.reader_client_id,
-                    "azure.workload.identity/tenant-id": vault.tenant_id,
-                },
+                annotations=dict(store.reader_annotations),
             ),
             automount_service_account_token=False,
             opts=child_opts(self, depends_on=depends_on),
@@ -174,19 +146,8 @@ class PlatformSecrets(pulumi.ComponentResource):
                 name=SECRET_STORE, labels=labels("external-secrets", "store")
             ),
             spec={
-                "provider": {
-                    "azurekv": {
-                        "authType": "WorkloadIdentity",
-                        "vaultUrl": vault.vault_url,
-                        "tenantId": vault.tenant_id,
-                        "environmentType": "PublicCloud",
-                        "serviceAccountRef": {
-                            "name": EXTERNAL_SECRETS_SERVICE_ACCOUNT,
-                            "namespace": EXTERNAL_SECRETS_NAMESPACE,
-                        },
-                    }
-                },
-                # Only the platform namespace may read Key Vault through this store.
+                "provider": dict(store.provider),
+                # Only the platform namespace may read the secret manager through this store.
                 "conditions": [{"namespaces": [PLATFORM_NAMESPACE]}],
             },
             opts=child_opts(self, depends_on=[*depends_on, account]),
@@ -228,24 +189,17 @@ class PlatformSecrets(pulumi.ComponentResource):
             "data": [{"secretKey": key, "remoteRef": {"key": name}} for key, name in spec.keys.items()],
         }
 
-    # Existing clusters: plain Secrets from Pulumi secrets ----------------------------------------------
+    # No secret manager: plain Secrets from Pulumi secrets ---------------------------------------------
 
     def _inline(
-        self,
-        specs: list[SecretSpec],
-        inline: InlineSecrets,
-        settings: StackSettings,
-        config: pulumi.Config,
-        depends_on: list[pulumi.Resource],
+        self, specs: list[SecretSpec], inline: InlineSecrets, depends_on: list[pulumi.Resource]
     ) -> list[pulumi.Resource]:
-        fallbacks = config_fallbacks(settings)
-
         def value(secret_name: str) -> pulumi.Output[str]:
-            if secret_name in inline.values:
-                return pulumi.Output.secret(inline.values[secret_name])
-            if secret_name in fallbacks:
-                return config.require_secret(fallbacks[secret_name])
-            raise ValueError(f"no value for the secret {secret_name!r}: the cloud layer did not provide it")
+            if secret_name not in inline.values:
+                raise ValueError(
+                    f"no value for the secret {secret_name!r}: the cloud layer did not provide it"
+                )
+            return pulumi.Output.secret(inline.values[secret_name])
 
         secrets: list[pulumi.Resource] = []
         for spec in specs:

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from infra.settings.stack import FIXED_SECRET_KEYS, StackSettings
+from infra.settings.secrets_table import FIXED_SECRET_KEYS
+from infra.settings.stack import StackSettings
 
 NAMESPACE = "kiva"
 

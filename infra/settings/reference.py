@@ -1,6 +1,7 @@
-"""The configuration reference in README.md, generated from the models so it cannot drift.
+"""The configuration reference in README.md and the secrets table in docs/configuration.md, generated
+from the models and the secrets table so they cannot drift.
 
-uv run python -m infra.settings.reference --write README.md
+uv run python -m infra.settings.reference --write README.md --write docs/configuration.md
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from infra.settings.stack import FIXED_SECRET_KEYS, StackSettings
+from infra.settings.secrets_table import TABLE, Source, render_markdown
+from infra.settings.stack import StackSettings
 
 START = "<!-- configuration-reference:start -->"
 END = "<!-- configuration-reference:end -->"
-
-_SECRET_MEANINGS = {
-    "kubeconfig": "Kubeconfig of an `existing` cluster (otherwise the ambient kubeconfig and `cluster.context`).",
-    "huggingFaceToken": "Hugging Face token for gated models (`models[].gated`).",
-    "backupAccessKeyId": "Access key id of the S3-compatible backup store (`existing` clusters).",
-    "backupSecretAccessKey": "Secret access key of the S3-compatible backup store (`existing` clusters).",
-}
+SECRETS_START = "<!-- secrets-table:start -->"
+SECRETS_END = "<!-- secrets-table:end -->"
 
 
 def _type_name(annotation: Any) -> str:
@@ -117,28 +114,53 @@ def render() -> str:
         "",
     ]
     lines += ["| key | meaning |", "|---|---|"]
-    for key in FIXED_SECRET_KEYS:
-        lines.append(f"| `kiva:{key}` | {_SECRET_MEANINGS[key]} |")
-    lines.append(
-        "| `kiva:<providers[].apiKeySecret>` | API key of an external provider, under the name its entry gives. |"
-    )
+    for row in TABLE:
+        if row.source is not Source.GENERATED:
+            lines.append(f"| `kiva:{row.config_key}` | {row.meaning} |")
     lines += ["", END]
     return "\n".join(lines)
 
 
+def render_secrets() -> str:
+    """The block of docs/configuration.md listing every secret of the platform."""
+    return "\n".join(
+        [
+            SECRETS_START,
+            "",
+            "Generated from `infra/settings/secrets_table.py` by "
+            "`uv run python -m infra.settings.reference --write docs/configuration.md`.",
+            "",
+            render_markdown(),
+            "",
+            SECRETS_END,
+        ]
+    )
+
+
 def replace_block(text: str) -> str:
-    start, end = text.index(START), text.index(END) + len(END)
-    return text[:start] + render() + text[end:]
+    """Replace each generated block `text` holds (the configuration reference, the secrets table)."""
+    for start_marker, end_marker, block in (
+        (START, END, render),
+        (SECRETS_START, SECRETS_END, render_secrets),
+    ):
+        if start_marker in text:
+            start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+            text = text[:start] + block() + text[end:]
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", type=Path, help="replace the generated block in this file")
-    target = parser.parse_args().write
-    if target:
+    parser.add_argument(
+        "--write", type=Path, action="append", default=[], help="replace the generated blocks in this file"
+    )
+    targets = parser.parse_args().write
+    for target in targets:
         target.write_text(replace_block(target.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
+    if not targets:
         print(render())
+        print()
+        print(render_secrets())
 
 
 if __name__ == "__main__":

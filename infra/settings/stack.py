@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from infra.settings.base import KivaModel
 from infra.settings.cluster import AzureCluster, Cluster, ExistingCluster, GpuPool
 from infra.settings.compliance import Retention, Tags, Telemetry
+from infra.settings.secrets_table import allowed_secret_keys, missing_secret_keys
 from infra.settings.workloads import (
     AKS_APP_ROUTING_CLASS,
     POD_MONITOR_CRD,
@@ -23,9 +24,6 @@ from infra.settings.workloads import (
     Monitoring,
     Prerequisites,
 )
-
-#: Secure config values the program reads by fixed name (besides each provider's `apiKeySecret`).
-FIXED_SECRET_KEYS = ("kubeconfig", "huggingFaceToken", "backupAccessKeyId", "backupSecretAccessKey")
 
 #: Activations, CUDA graphs and the CUDA context on top of the weights, as a share of the weights.
 SIZING_HEADROOM = 0.1
@@ -281,18 +279,9 @@ class StackSettings(KivaModel):
                 )
 
     def _check_secrets(self) -> None:
-        for i, provider in enumerate(self.providers):
-            if provider.api_key_secret not in self.secret_keys:
-                raise _rule(
-                    f"providers[{i}].apiKeySecret",
-                    f"set the key with `pulumi config set --secret kiva:{provider.api_key_secret} …`",
-                )
-        if any(model.gated for model in self.models) and "huggingFaceToken" not in self.secret_keys:
-            raise _rule("models", "a gated model needs `pulumi config set --secret kiva:huggingFaceToken …`")
-        if isinstance(self.cluster, ExistingCluster) and self.backups.object_store is not None:
-            for key in ("backupAccessKeyId", "backupSecretAccessKey"):
-                if key not in self.secret_keys:
-                    raise _rule("backups.objectStore", f"set `pulumi config set --secret kiva:{key} …`")
+        missing = missing_secret_keys(self)
+        if missing:
+            raise _rule(*missing[0])
 
     def _check_prerequisites(self) -> None:
         declared = self.prerequisites
@@ -322,4 +311,4 @@ class StackSettings(KivaModel):
 
     @property
     def allowed_secret_keys(self) -> set[str]:
-        return set(FIXED_SECRET_KEYS) | {p.api_key_secret for p in self.providers}
+        return allowed_secret_keys(self)

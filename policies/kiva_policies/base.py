@@ -1,5 +1,9 @@
 """Shared helpers of the KIVA policies: reading engine-shaped props, settings with schema defaults.
 
+Policies share code only through this module (and the small helper modules next to it, such as
+`litellm.py`), never by importing one another: each policy module can then be read, changed and
+tested on its own (`tests/policies/test_imports.py` keeps it so).
+
 Policies see `props` wrapped by `pulumi_policy.unknown_checking_proxy`: dicts and lists become
 `Mapping`/`Sequence` proxies (never `dict`/`list`), and reading a value that is still unknown at
 preview time raises `UnknownValueError`. The helpers here therefore test for `Mapping`/`Sequence`,
@@ -9,12 +13,14 @@ as a value that cannot be inspected.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -26,6 +32,10 @@ from pulumi_policy.proxy import UnknownValueError
 
 #: How `pulumi preview --json` (and `kiva plan --json`) shows a secret value.
 BLINDED_SECRET = "[secret]"
+
+#: The signature key Pulumi uses to mark a secret in a serialized property map.
+_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
@@ -68,6 +78,21 @@ class BlindedValueError(UnknownValueError):
         self.message = f"secret value at .{path} is blinded in the plan and can't be verified"
 
 
+def engine_props(value: Any) -> Any:
+    """Props as the policy servicer hands them over: plain JSON, secrets shown as `[secret]`.
+
+    Mock-engine inputs may still carry Pulumi's secret wrapper; it is blinded here exactly as
+    `pulumi preview --json` blinds it, so the offline plan and a real preview file look alike.
+    """
+    if isinstance(value, Mapping):
+        if value.get(_SECRET_SIG_KEY) == _SECRET_SIG:
+            return BLINDED_SECRET
+        return {str(key): engine_props(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [engine_props(item) for item in value]
+    return value
+
+
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     """`obj[path[0]][path[1]]…`, or `default` when a step is missing or of the wrong shape.
 
@@ -105,6 +130,18 @@ def plain(value: Any) -> Any:
     if is_list(value):
         return [plain(item) for item in value]
     return value
+
+
+@functools.lru_cache(maxsize=32)
+def parse_yaml(text: str) -> Any:
+    """Parse YAML held in a property, once per distinct text: several policies read the same ConfigMap.
+
+    The result is shared between callers, who only read it. Invalid YAML gives None.
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
 
 
 def settings(
@@ -182,6 +219,49 @@ def env_values(container: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         if isinstance(entry, Mapping) and isinstance(get(entry, "name"), str):
             result[entry["name"]] = entry
     return result
+
+
+def gpu_count(spec: Mapping[str, Any], names: Sequence[str]) -> int:
+    """Devices of the extended resources `names` (e.g. `nvidia.com/gpu`) the containers ask for.
+
+    Requests and limits are both counted (Kubernetes requires them equal for extended resources); a
+    value that is not a number counts as one, so a malformed request still marks a GPU workload.
+    """
+    total = 0
+    for ref in containers(spec):
+        for section in ("limits", "requests"):
+            for name in names:
+                value = get(ref.container, "resources", section, name)
+                try:
+                    total += int(float(value)) if value is not None else 0
+                except (TypeError, ValueError):
+                    total += 1
+    return total
+
+
+def normalize_location(value: str) -> str:
+    """`Germany West Central` → `germanywestcentral` (ARM accepts both spellings)."""
+    return value.replace(" ", "").lower()
+
+
+def declared_location(namespace_props: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """(region, jurisdiction) a Namespace declares, or None when it declares neither.
+
+    The platform writes both as annotations: a region such as IONOS's `de/fra` is no valid label
+    value. Plans from before that change carry them as labels, so those are the fallback, per key.
+    """
+    sources = [get(namespace_props, "metadata", field) for field in ("annotations", "labels")]
+    declaring = [
+        values
+        for values in sources
+        if isinstance(values, Mapping) and (LABEL_REGION in values or LABEL_JURISDICTION in values)
+    ]
+    if not declaring:
+        return None
+    region, jurisdiction = (
+        next((v[key] for v in declaring if v.get(key)), None) for key in (LABEL_REGION, LABEL_JURISDICTION)
+    )
+    return region, jurisdiction
 
 
 def run_checks(

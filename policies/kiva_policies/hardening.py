@@ -34,18 +34,21 @@ from kiva_policies.base import (
     containers,
     display_name,
     get,
+    gpu_count,
     name_tokens,
     namespace_of,
+    parse_yaml,
     pod_spec,
     pod_template_labels,
     run_checks,
     settings,
     string_list,
 )
-from kiva_policies.residency import parse_yaml
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 KEY_VAULT = "azure-native:keyvault:Vault"
+#: The pod label the platform puts on every model server (components/platform/model_server.py).
+MODEL_LABEL = "kiva.platform/model"
 
 # --- AKS ------------------------------------------------------------------------------------------
 
@@ -324,19 +327,43 @@ EXPOSURE_SCHEMA = PolicyConfigSchema(
             "default": [5432],
             "description": "Ports that identify an internal data service (PostgreSQL).",
         },
-        "internalImageMarkers": string_list("Image substrings of the model servers.", ["vllm"]),
+        "internalImageMarkers": string_list(
+            "Image substrings of model servers (one way of several to recognise them).", ["vllm"]
+        ),
+        "modelServerResources": string_list(
+            "Extended resources whose request makes a pod a model server, whatever its image.",
+            ["nvidia.com/gpu"],
+        ),
+        "modelServerLabels": string_list(
+            "Pod label keys that mark a model server, whatever its image (the platform sets the first).",
+            [MODEL_LABEL],
+        ),
     }
 )
+
+
+def is_model_server(resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Is this workload a model server: by a platform label, a GPU request, or an image marker?
+
+    The label and the GPU request recognise any model server (vLLM, TGI, Ollama, …) the platform
+    deploys or a GPU pool runs; the image markers catch the rest (a CPU model server without label).
+    """
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return False
+    if any(any(m in ref.image for m in config["internalImageMarkers"]) for ref in containers(spec)):
+        return True
+    labels = pod_template_labels(resource_type, props)
+    if any(key in labels for key in config["modelServerLabels"]):
+        return True
+    return gpu_count(spec, config["modelServerResources"]) > 0
 
 
 def _check_exposure(args: StackValidationArgs, report: ReportViolation) -> None:
     config = settings(args, EXPOSURE_SCHEMA)
     internal_pods: list[tuple[str, Mapping[str, Any]]] = []  # (namespace, pod labels) of model servers
     for resource in args.resources:
-        spec = pod_spec(resource.resource_type, resource.props)
-        if spec is None:
-            continue
-        if any(any(m in ref.image for m in config["internalImageMarkers"]) for ref in containers(spec)):
+        if is_model_server(resource.resource_type, resource.props, config):
             labels = pod_template_labels(resource.resource_type, resource.props)
             internal_pods.append((namespace_of(resource.props), labels))
 

@@ -22,10 +22,19 @@ from pulumi_policy.proxy import (
     UNKNOWN_STRING_VALUE,
 )
 
-from kiva_policies.base import BLINDED_SECRET, LABEL_REGION, NAMESPACE, containers, get, pod_spec
-from kiva_policies.residency import declared_location, normalize_location
+from kiva_policies.base import (
+    BLINDED_SECRET,
+    LABEL_REGION,
+    NAMESPACE,
+    containers,
+    declared_location,
+    engine_props,
+    get,
+    normalize_location,
+    pod_spec,
+)
 from kiva_policies.retention import retention_values
-from kiva_policies.runner import PlannedResource, PolicyReport, engine_props
+from kiva_policies.runner import PlannedResource, PolicyReport
 from kiva_policies.telemetry import switch_states
 
 _UNKNOWN = {

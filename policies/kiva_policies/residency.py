@@ -6,12 +6,10 @@ where data is processed (OPS.2.2 Cloud-Nutzung) are why these policies are manda
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
 from pulumi_policy import (
     PolicyConfigSchema,
     ReportViolation,
@@ -30,10 +28,12 @@ from kiva_policies.base import (
     NAMESPACE,
     BlindedValueError,
     as_list,
-    get,
+    declared_location,
+    normalize_location,
     settings,
     string_list,
 )
+from kiva_policies.litellm import litellm_config
 from kiva_policies.regions import (
     AZURE_REGIONS,
     EU_EEA_COUNTRIES,
@@ -49,11 +49,6 @@ GLOBAL_AZURE_TYPES = [
     "azure-native:network:PrivateZone",
     "azure-native:network:VirtualNetworkLink",
 ]
-
-
-def normalize_location(value: str) -> str:
-    """`Germany West Central` → `germanywestcentral` (ARM accepts both spellings)."""
-    return value.replace(" ", "").lower()
 
 
 def default_jurisdictions() -> list[str]:
@@ -142,26 +137,6 @@ DECLARED_SCHEMA = PolicyConfigSchema(
 )
 
 _KNOWN_REGIONS = {**S3_REGIONS, **KUBERNETES_REGIONS, **AZURE_REGIONS}
-
-
-def declared_location(namespace_props: Mapping[str, Any]) -> tuple[Any, Any] | None:
-    """(region, jurisdiction) a Namespace declares, or None when it declares neither.
-
-    The platform writes both as annotations: a region such as IONOS's `de/fra` is no valid label
-    value. Plans from before that change carry them as labels, so those are the fallback, per key.
-    """
-    sources = [get(namespace_props, "metadata", field) for field in ("annotations", "labels")]
-    declaring = [
-        values
-        for values in sources
-        if isinstance(values, Mapping) and (LABEL_REGION in values or LABEL_JURISDICTION in values)
-    ]
-    if not declaring:
-        return None
-    region, jurisdiction = (
-        next((v[key] for v in declaring if v.get(key)), None) for key in (LABEL_REGION, LABEL_JURISDICTION)
-    )
-    return region, jurisdiction
 
 
 def _check_declaration(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -276,35 +251,6 @@ PROVIDER_SCHEMA = PolicyConfigSchema(
         ),
     }
 )
-
-
-@functools.lru_cache(maxsize=32)
-def parse_yaml(text: str) -> Any:
-    """Parse YAML held in a property, once per distinct text: several policies read the same ConfigMap.
-
-    The result is shared between callers, who only read it. Invalid YAML gives None.
-    """
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-
-
-def litellm_config(props: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The parsed LiteLLM `config.yaml` of a ConfigMap, or None when the ConfigMap is not LiteLLM's."""
-    text = get(props, "data", "config.yaml")
-    if text is None:
-        return None
-    if text == BLINDED_SECRET:
-        raise BlindedValueError("data.config.yaml")
-    if not isinstance(text, str):
-        return None
-    document = parse_yaml(text)
-    if not isinstance(document, dict):
-        return None
-    if not {"model_list", "general_settings", "litellm_settings", "router_settings"} & document.keys():
-        return None
-    return document
 
 
 def external_models(document: Mapping[str, Any], internal_suffixes: list[str]) -> list[dict[str, Any]]:

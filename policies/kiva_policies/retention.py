@@ -37,7 +37,7 @@ from kiva_policies.base import (
     run_checks,
     settings,
 )
-from kiva_policies.residency import litellm_config
+from kiva_policies.litellm import litellm_config
 
 LOG_ANALYTICS_WORKSPACE = "azure-native:operationalinsights:Workspace"
 KEY_VAULT = "azure-native:keyvault:Vault"

@@ -29,15 +29,11 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from kiva_policies.base import BLINDED_SECRET
+from kiva_policies.base import engine_props
 from kiva_policies.pack import POLICIES
 
 #: `policies/config/<stack>.json`: the per-stage policy configuration, also given to `--policy-pack-config`.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-
-#: The signature key Pulumi uses to mark a secret in a serialized property map.
-_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 _LEVELS = {level.value: level for level in EnforcementLevel}
 
@@ -187,21 +183,6 @@ def _validate_properties(policy: Policy, props: dict, where: str) -> None:
 
 
 # --- running ---------------------------------------------------------------------------------------
-
-
-def engine_props(value: Any) -> Any:
-    """Props as the policy servicer hands them over: plain JSON, secrets shown as `[secret]`.
-
-    Mock-engine inputs may still carry Pulumi's secret wrapper; it is blinded here exactly as
-    `pulumi preview --json` blinds it, so the offline plan and a real preview file look alike.
-    """
-    if isinstance(value, Mapping):
-        if value.get(_SECRET_SIG_KEY) == _SECRET_SIG:
-            return BLINDED_SECRET
-        return {str(key): engine_props(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [engine_props(item) for item in value]
-    return value
 
 
 def _options(resource: PlannedResource) -> PolicyResourceOptions:

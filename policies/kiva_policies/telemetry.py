@@ -35,7 +35,7 @@ from kiva_policies.base import (
     settings,
     string_list,
 )
-from kiva_policies.residency import litellm_config
+from kiva_policies.litellm import litellm_config
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from kiva_policies.base import (
     PDB,
     POD_SPEC_PATHS,
     as_list,
-    containers,
     display_name,
     get,
+    gpu_count,
     is_number,
     namespace_of,
     pod_spec,
@@ -38,6 +38,7 @@ from kiva_policies.base import (
     settings,
     string_list,
 )
+from kiva_policies.day_one import vm_sizes
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 
@@ -67,33 +68,55 @@ GPU_SCHEMA = PolicyConfigSchema(
 )
 
 
-def gpu_count(spec: Mapping[str, Any], names: list[str]) -> int:
-    total = 0
-    for ref in containers(spec):
-        for section in ("limits", "requests"):
-            for name in names:
-                value = get(ref.container, "resources", section, name)
-                try:
-                    total += int(float(value)) if value is not None else 0
-                except (TypeError, ValueError):
-                    total += 1
-    return total
+#: Taints that mark a GPU pool: the NVIDIA device plugin's resource name as key (any value), or the
+#: `sku=gpu` taint of the AKS GPU guide.
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_SKU = ("sku", "gpu")
+#: Node labels that mark a GPU pool: NVIDIA GPU feature discovery's `nvidia.com/gpu.present=true`
+#: (which its DaemonSet also selects nodes by) and the platform's own GPU pool label.
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+PLATFORM_GPU_POOL_LABEL = "kiva.platform/gpu-pool"
+
+
+def _taint_parts(taint: Any) -> tuple[str, str]:
+    """`sku=gpu:NoSchedule` → (`sku`, `gpu`); `nvidia.com/gpu:NoSchedule` → (`nvidia.com/gpu`, ``)."""
+    key_value = str(taint).split(":", 1)[0]
+    key, _, value = key_value.partition("=")
+    return key, value
 
 
 def _pool_taint_keys(taints: Any) -> set[str]:
     """`sku=gpu:NoSchedule` → `sku`."""
-    return {str(t).split("=", 1)[0].split(":", 1)[0] for t in as_list(taints)}
+    return {_taint_parts(t)[0] for t in as_list(taints)}
+
+
+def is_gpu_pool(props: Mapping[str, Any]) -> bool:
+    """Does this node pool declare GPU nodes: by a GPU taint, a GPU label, or a VM size with GPUs?
+
+    What the pool declares, not the cloud's naming scheme: a VM-size prefix (Azure's `Standard_N*`)
+    also matches FPGA sizes and says nothing on other clouds, while the taint and labels are what the
+    GPU workloads tolerate and select.
+    """
+    size = vm_sizes.lookup(str(get(props, "vmSize", default="")))
+    if size and size.gpus:
+        return True
+    for taint in as_list(get(props, "nodeTaints")):
+        key, value = _taint_parts(taint)
+        if key == GPU_TAINT_KEY or (key, value) == GPU_TAINT_SKU:
+            return True
+    labels = get(props, "nodeLabels")
+    return isinstance(labels, Mapping) and (
+        str(get(labels, GPU_PRESENT_LABEL, default="")).lower() == "true" or PLATFORM_GPU_POOL_LABEL in labels
+    )
 
 
 def _check_gpu(args: StackValidationArgs, report: ReportViolation) -> None:
     config = settings(args, GPU_SCHEMA)
     gpu_pools: dict[str, set[str]] = {}  # pool name → taint keys
     for resource in args.resources:
-        if resource.resource_type == AGENT_POOL:
-            vm_size = str(get(resource.props, "vmSize", default=""))
-            if vm_size.lower().startswith("standard_n"):
-                name = str(get(resource.props, "agentPoolName", default=resource.name))
-                gpu_pools[name] = _pool_taint_keys(get(resource.props, "nodeTaints"))
+        if resource.resource_type == AGENT_POOL and is_gpu_pool(resource.props):
+            name = str(get(resource.props, "agentPoolName", default=resource.name))
+            gpu_pools[name] = _pool_taint_keys(get(resource.props, "nodeTaints"))
 
     def check(resource: Any) -> None:
         spec = pod_spec(resource.resource_type, resource.props)

@@ -9,7 +9,7 @@ import pytest
 from pulumi.runtime import settings
 from pulumi.runtime.config import set_all_config
 
-from components.contracts import InlineSecrets, S3Backups, SecretName
+from components.contracts import BACKUP_SECRET, BackupEgress, InlineSecrets, SecretName
 from components.foundation import build_foundation
 from infra.offline.mocks import KivaMocks
 from infra.settings import load_settings
@@ -66,11 +66,15 @@ def test_inline_secrets_and_s3_backups(mock_runtime):
     @pulumi.runtime.test
     def program():
         foundation = build_foundation(_local_settings(), pulumi.Config("kiva"))
-        backups = foundation.backups
-        assert isinstance(backups, S3Backups)
-        assert backups.destination_path == "s3://kiva-backups/local/"
-        assert backups.endpoint_url == "http://minio.minio.svc.cluster.local:9000"
-        assert backups.region == "eu-de"
+        backup = foundation.backup
+        assert backup.configuration["destinationPath"] == "s3://kiva-backups/local/"
+        assert backup.configuration["endpointURL"] == "http://minio.minio.svc.cluster.local:9000"
+        assert backup.configuration["s3Credentials"]["region"] == {"name": BACKUP_SECRET, "key": "REGION"}
+        assert backup.object_store_annotations == {"kiva.platform/region": "eu-de"}
+        assert backup.credentials is not None and backup.credentials.literals == {"REGION": "eu-de"}
+        # MinIO runs in the cluster: the database's egress names its namespace, not an address.
+        assert backup.egress == BackupEgress(port=9000, namespace="minio")
+        assert not foundation.needs_external_secrets
         secrets = foundation.secrets
         assert isinstance(secrets, InlineSecrets)
         assert set(secrets.values) == {

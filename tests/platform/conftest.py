@@ -1,8 +1,8 @@
 """Fixtures for the platform layer: its Kubernetes objects per stack, on both cloud-layer branches.
 
-Until the Azure cloud layer lands, every committed stack gets `InlineSecrets` and `S3Backups` from
-the foundation. `azure_plan` replaces the foundation with the Azure contract objects (Key Vault
-secrets, Blob backups by workload identity) so the External Secrets and Blob branches are tested too.
+`azure_plan` replaces the foundation with a hand-built Azure contract (Key Vault secrets, Blob backups
+by workload identity, AKS GPU pools, from the Azure layer's own builders) with fixed ids instead of the
+mock engine's, so the External Secrets and Blob branches are tested with known values.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.contracts import AzureBlobBackups, CloudFoundation, KeyVaultSecrets, SecretName
+from components.azure.foundation import DAEMONSET_TOLERATIONS, aks_gpu_nodes, blob_backup_target
+from components.azure.key_vault import key_vault_store
+from components.contracts import CloudFoundation
 from infra.offline.engine import Plan, run_program
 from infra.offline.manifests import kubernetes_objects
+from infra.settings.secrets_table import stored_secrets
 from tests.conftest import _committed_plan, stack_file_with
 
 VAULT_URL = "https://kiva-dev-kv.vault.azure.net/"
@@ -26,22 +29,21 @@ BLOB_PATH = "https://kivadevbackups.blob.core.windows.net/database/"
 
 def azure_foundation(settings: Any, config: pulumi.Config) -> CloudFoundation:
     """The contract the Azure cloud layer hands over: Key Vault secrets, Blob backups, an AKS provider."""
-    names = {SecretName.MASTER_KEY, SecretName.SALT_KEY, SecretName.DATABASE_PASSWORD}
-    names |= {SecretName.provider_api_key(p.name) for p in settings.providers}
-    if any(m.gated for m in settings.models):
-        names.add(SecretName.HUGGING_FACE_TOKEN)
+    blob_path = pulumi.Output.from_input(BLOB_PATH)
+    writer_client_id = pulumi.Output.from_input("00000000-0000-4000-8000-0000000000db")
     return CloudFoundation(
         kubernetes=k8s.Provider("kiva-aks", cluster_identifier="kiva-aks"),
-        secrets=KeyVaultSecrets(
-            vault_url=pulumi.Output.from_input(VAULT_URL),
-            tenant_id=pulumi.Output.from_input("00000000-0000-4000-8000-000000000002"),
-            reader_client_id=pulumi.Output.from_input("00000000-0000-4000-8000-0000000000e5"),
-            names=frozenset(names),
+        secrets=key_vault_store(
+            vault_url=VAULT_URL,
+            tenant_id="00000000-0000-4000-8000-000000000002",
+            reader_client_id="00000000-0000-4000-8000-0000000000e5",
+            names=frozenset(row.name for row in stored_secrets(settings)),
         ),
-        backups=AzureBlobBackups(
-            destination_path=pulumi.Output.from_input(BLOB_PATH),
-            client_id=pulumi.Output.from_input("00000000-0000-4000-8000-0000000000db"),
-        ),
+        # The Azure layer's own builders: the contract's backup and GPU parts exactly as it fills them.
+        backup=blob_backup_target(blob_path, writer_client_id),
+        gpu_pools={pool.name: aks_gpu_nodes(pool) for pool in settings.gpu_pools},
+        gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
+        needs_external_secrets=True,
     )
 
 

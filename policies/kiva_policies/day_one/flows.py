@@ -55,6 +55,7 @@ from kiva_policies.day_one.network_policy_eval import (
     parse_policy,
     pod,
 )
+from kiva_policies.litellm import litellm_config
 
 CNPG_POOLER = "kubernetes:postgresql.cnpg.io/v1:Pooler"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -330,8 +331,6 @@ def backup_endpoints(store: Res) -> list[tuple[Any, int]]:
 
 def required_flows(resources: Sequence[Res]) -> Matrix:
     """The matrix of flows this plan needs, and the NetworkPolicies and namespaces to judge them by."""
-    from kiva_policies.residency import litellm_config
-
     matrix = Matrix()
     declared = {
         meta_name(r): _str_map(get(r.props, "metadata", "labels")) for r in resources if r.type == NAMESPACE

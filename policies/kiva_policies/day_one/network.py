@@ -149,7 +149,7 @@ def summary(resources: list[Any]) -> list[str]:
     """For `kiva plan`: how many required flows the NetworkPolicies allow, and each blocked one."""
     from pulumi_policy.proxy import unknown_checking_proxy
 
-    from kiva_policies.runner import engine_props
+    from kiva_policies.base import engine_props
 
     class _Proxied:
         def __init__(self, resource: Any) -> None:
