@@ -3,9 +3,9 @@
 The cloud layer (Azure, or an existing cluster) ends in a `CloudFoundation`: a capability contract
 saying what the platform can use, not which cloud provides it: a Kubernetes provider, where the
 platform's secrets come from, the backup target as the Barman Cloud plugin and the database pods need
-it, what a pod needs to land on each GPU pool, and whether External Secrets must be installed. The
-platform layer knows nothing else about the cloud, which is what lets an agency swap AKS for STACKIT
-without touching it.
+it, where the platform's own pods can be scheduled, what a pod needs to land on each GPU pool, and
+whether External Secrets must be installed. The platform layer knows nothing else about the cloud,
+which is what lets an agency swap AKS for STACKIT without touching it.
 """
 
 from __future__ import annotations
@@ -126,6 +126,19 @@ class GpuNodes:
 
 
 @dataclass(frozen=True)
+class Scheduling:
+    """Where the platform's own pods (the database, the gateway) can run, as the cloud layer knows it."""
+
+    zones: tuple[str, ...]
+    """Zones whose nodes can run them; fewer than two means no zone spread is possible."""
+    hosts: int
+    """The most nodes that can run them (a pool's maximum, or the untainted declared nodes)."""
+    declared_node_pools: tuple[Mapping[str, Any], ...] | None = None
+    """The node pools a cluster brought from elsewhere is declared to offer (as in the stack file), for
+    the policy pack's day-one scheduling check; `None` where the cloud layer creates the nodes itself."""
+
+
+@dataclass(frozen=True)
 class CloudFoundation:
     """Everything the platform layer needs from the cloud layer."""
 
@@ -133,6 +146,7 @@ class CloudFoundation:
     secrets: ExternalSecretsStore | InlineSecrets
     """Where the values of the secrets table (`infra.settings.secrets_table`) come from."""
     backup: BackupTarget
+    scheduling: Scheduling
     gpu_pools: Mapping[str, GpuNodes]
     """By GPU pool name (every configured GPU pool)."""
     gpu_daemonset_tolerations: tuple[Toleration, ...]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pulumi
 
 from components.foundation import build_foundation
-from components.platform.platform import Platform, PlatformArgs
+from components.platform.assembly import platform_args
+from components.platform.platform import Platform
 from infra.settings import StackSettings
 
 
@@ -19,7 +20,7 @@ def build_stack(settings: StackSettings) -> dict[str, pulumi.Output]:
     foundation = build_foundation(settings, config)
     platform = Platform(
         "kiva",
-        PlatformArgs(settings=settings, foundation=foundation, config=config),
+        platform_args(settings, foundation),
         opts=pulumi.ResourceOptions(providers=[foundation.kubernetes], depends_on=foundation.depends_on),
     )
     return {**foundation.outputs, **platform.outputs}

@@ -9,7 +9,7 @@ import pytest
 
 import components.existing.cluster as existing
 from components.platform import common
-from components.platform.secrets import required_secrets
+from components.platform.assembly import required_secrets
 from infra.offline.engine import run_program
 from infra.settings import ConfigError, StackSettings, load_settings
 from infra.settings.reference import SECRETS_END, SECRETS_START, render_secrets

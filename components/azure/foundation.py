@@ -26,6 +26,7 @@ from components.contracts import (
     BackupTarget,
     CloudFoundation,
     GpuNodes,
+    Scheduling,
     Toleration,
 )
 from components.secret_values import platform_secret_values
@@ -69,6 +70,11 @@ def blob_backup_target(destination_path: pulumi.Output[str], client_id: pulumi.O
         pod_labels={"azure.workload.identity/use": "true"},
         service_account_annotations={"azure.workload.identity/client-id": client_id},
     )
+
+
+def aks_scheduling(cluster: AzureCluster) -> Scheduling:
+    """The platform's own pods run on the general pool: its zones, and at most its maximum node count."""
+    return Scheduling(zones=tuple(cluster.general_zones), hosts=cluster.general_pool.max_count)
 
 
 def build_azure_foundation(
@@ -140,6 +146,7 @@ def build_azure_foundation(
         kubernetes=kubernetes,
         secrets=key_vault_store(vault.vault_url, ctx.tenant_id, vault.reader.client_id, frozenset(values)),
         backup=blob_backup_target(backups.destination_path, backups.writer.client_id),
+        scheduling=aks_scheduling(cluster_settings),
         gpu_pools={pool.name: aks_gpu_nodes(pool) for pool in settings.gpu_pools},
         gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
         needs_external_secrets=True,

@@ -27,6 +27,7 @@ from components.contracts import (
     CloudFoundation,
     GpuNodes,
     InlineSecrets,
+    Scheduling,
     Toleration,
 )
 from components.secret_values import platform_secret_values
@@ -107,6 +108,27 @@ def s3_backup_target(destination_path: str, endpoint_url: str, region: str) -> B
     )
 
 
+#: Taint effects that keep the platform's pods (which tolerate none) off a node.
+REPELLING_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def declared_scheduling(cluster: ExistingCluster) -> Scheduling:
+    """The declared zones, the nodes of the untainted declared pools, and the pools themselves.
+
+    The pools are handed on as declared (camelCase, as in the stack file), so the policy pack can
+    judge from the plan whether the workloads fit the nodes the cluster is said to offer.
+    """
+    return Scheduling(
+        zones=tuple(cluster.zones),
+        hosts=sum(
+            pool.nodes
+            for pool in cluster.node_pools
+            if not any(taint.effect in REPELLING_EFFECTS for taint in pool.taints)
+        ),
+        declared_node_pools=tuple(pool.model_dump(mode="json", by_alias=True) for pool in cluster.node_pools),
+    )
+
+
 class ExistingClusterAccess(pulumi.ComponentResource):
     """The Kubernetes provider for a cluster KIVA did not create."""
 
@@ -151,6 +173,7 @@ def build_existing_foundation(
         kubernetes=access.provider,
         secrets=InlineSecrets(values),
         backup=s3_backup_target(destination_path, endpoint_url, store.region),
+        scheduling=declared_scheduling(cluster),
         gpu_pools={pool.name: existing_gpu_nodes(pool) for pool in settings.gpu_pools},
         gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
         needs_external_secrets=False,

@@ -13,6 +13,8 @@ Secret), which is what "internal" means here. Fields are those of the cert-manag
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -34,6 +36,12 @@ def ca_secret(issuer: str) -> str:
     return f"{issuer}-key-pair"
 
 
+@dataclass(frozen=True)
+class CertificateIssuerArgs:
+    issuer: str
+    """Name of the CA ClusterIssuer the gateway's Ingress names (`ingress.clusterIssuer`)."""
+
+
 class CertificateIssuer(pulumi.ComponentResource):
     """Self-signed root issuer, the CA Certificate, and the CA ClusterIssuer named `issuer`.
 
@@ -47,11 +55,12 @@ class CertificateIssuer(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        issuer: str,
+        args: CertificateIssuerArgs,
         cert_manager: pulumi.Resource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:CertificateIssuer", name, None, opts)
+        issuer = args.issuer
         meta_labels = labels("kiva", "certificate-issuer")
         # The CRDs and the admission webhook come with the release; Helm waits until it is ready.
         after_cert_manager = [cert_manager]

@@ -8,23 +8,17 @@ the Barman Cloud plugin, not the in-tree `barmanObjectStore` CloudNativePG depre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, CloudFoundation
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, BackupTarget, Scheduling
 from components.platform.common import DATABASE_SECRET, child_opts, labels
-from components.platform.database_names import (
-    DATABASE_NAME,
-    DATABASE_OWNER,
-    POOLER_NAME,
-    gateway_connections,
-    max_connections,
-    pooler_pool_size,
-)
+from components.platform.database_names import DATABASE_NAME, DATABASE_OWNER, POOLER_NAME
 from infra import versions
-from infra.settings import AzureCluster, StackSettings
+from infra.settings.workloads import Resources
 
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 OBJECT_STORE_NAME = f"{DATABASE_CLUSTER_NAME}-backups"
@@ -32,68 +26,89 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 
 
-def retention_policy(settings: StackSettings) -> str:
+@dataclass(frozen=True)
+class Volume:
+    size: str
+    storage_class: str
+    """The volume's class (the cluster's default where the settings name none)."""
+
+
+@dataclass(frozen=True)
+class PoolerArgs:
+    """A PgBouncer pooler in front of the primary, sized for the gateway's connections."""
+
+    instances: int
+    max_client_conn: int
+    default_pool_size: int
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """The database as the stack sizes it, and where it may run and back up to (the cloud's part)."""
+
+    instances: int
+    postgres_major: int
+    resources: Resources
+    storage: Volume
+    max_connections: int
+    """PostgreSQL `max_connections` (`database_names.max_connections`)."""
+    production: bool
+    """Whether anti-affinity may be required (production) instead of preferred."""
+    scheduling: Scheduling
+    backup: BackupTarget
+    retention_days: int
+    """Days backups are kept (`kiva:retention.backupDays`)."""
+    backup_schedule: str
+    """`ScheduledBackup.spec.schedule` (six fields, seconds first)."""
+    wal_storage: Volume | None = None
+    pooler: PoolerArgs | None = None
+    monitoring: bool = False
+    """A PodMonitor scrapes the instances."""
+
+
+def retention_policy(args: DatabaseArgs) -> str:
     """`ObjectStore.spec.retentionPolicy` (`^[1-9][0-9]*[dwm]$`) from `kiva:retention.backupDays`."""
-    return f"{settings.retention.backup_days}d"
+    return f"{args.retention_days}d"
 
 
-def object_store_configuration(foundation: CloudFoundation) -> dict[str, Any]:
+def object_store_configuration(backup: BackupTarget) -> dict[str, Any]:
     """Compression and parallelism (the platform's choice) plus where backups go and how the plugin
     authenticates (the cloud layer's `BackupTarget.configuration`)."""
     configuration: dict[str, Any] = {
         "wal": {"compression": "gzip", "maxParallel": 2},
         "data": {"compression": "gzip", "jobs": 2},
     }
-    return configuration | dict(foundation.backup.configuration)
+    return configuration | dict(backup.configuration)
 
 
-def _resources(settings: StackSettings) -> dict[str, Any]:
-    resources = settings.database.resources
+def _resources(resources: Resources) -> dict[str, Any]:
     return {
         "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
         "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
     }
 
 
-def _storage(size: str, storage_class: str | None, default_class: str) -> dict[str, Any]:
-    return {"size": size, "storageClass": storage_class or default_class, "resizeInUseVolumes": True}
+def _storage(volume: Volume) -> dict[str, Any]:
+    return {"size": volume.size, "storageClass": volume.storage_class, "resizeInUseVolumes": True}
 
 
-def database_zones(settings: StackSettings) -> list[str]:
-    """Zones whose nodes can run the instances: the general pool's on Azure, the declared ones elsewhere."""
-    cluster = settings.cluster
-    return cluster.general_zones if isinstance(cluster, AzureCluster) else list(cluster.zones)
-
-
-def database_hosts(settings: StackSettings) -> int:
-    """Most nodes that can run an instance: the general pool's maximum, or the untainted declared nodes."""
-    cluster = settings.cluster
-    if isinstance(cluster, AzureCluster):
-        return cluster.general_pool.max_count
-    repelling = ("NoSchedule", "NoExecute")
-    return sum(
-        pool.nodes
-        for pool in cluster.node_pools
-        if not any(taint.effect in repelling for taint in pool.taints)
-    )
-
-
-def affinity(settings: StackSettings) -> dict[str, Any]:
+def affinity(args: DatabaseArgs) -> dict[str, Any]:
     """Instance anti-affinity that the scheduler can always satisfy (`Cluster.spec.affinity`).
 
     One instance per zone is required (production) only when there are at least as many zones as
     instances; with fewer zones a required zone rule leaves the extra instances Pending forever, so the
     rule falls back to one instance per node, and the zone spread constraint (`ScheduleAnyway`) still
-    spreads them over the zones.
+    spreads them over the zones. Zones and nodes are where the cloud layer says the database can run
+    (`CloudFoundation.scheduling`).
     A required rule is only used where the nodes it needs can exist; otherwise it is a preference.
     """
-    instances = settings.database.instances
-    zones, hosts = database_zones(settings), database_hosts(settings)
+    instances = args.instances
+    zones, hosts = args.scheduling.zones, args.scheduling.hosts
     if len(zones) > 1 and len(zones) >= instances:
         key, room = ZONE_KEY, min(len(zones), hosts)  # one node per zone at least
     else:
         key, room = HOST_KEY, hosts
-    required = settings.production and instances > 1 and room >= instances
+    required = args.production and instances > 1 and room >= instances
     return {
         "enablePodAntiAffinity": True,
         "topologyKey": key,
@@ -101,11 +116,10 @@ def affinity(settings: StackSettings) -> dict[str, Any]:
     }
 
 
-def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[str, Any]:
+def cluster_spec(args: DatabaseArgs) -> dict[str, Any]:
     """The `Cluster` spec (postgresql.cnpg.io/v1)."""
-    database = settings.database
-    default_class = settings.cluster.storage_class
-    zoned = len(database_zones(settings)) > 1
+    database = args
+    zoned = len(args.scheduling.zones) > 1
     spec: dict[str, Any] = {
         "instances": database.instances,
         "imageName": versions.POSTGRES_IMAGES[database.postgres_major],
@@ -119,7 +133,7 @@ def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[s
         "postgresql": {
             # CloudNativePG takes every parameter as a string.
             "parameters": {
-                "max_connections": str(max_connections(settings)),
+                "max_connections": str(args.max_connections),
                 "log_min_duration_statement": "1000",
                 "log_statement": "none",
                 "password_encryption": "scram-sha-256",
@@ -133,9 +147,9 @@ def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[s
                 "dataChecksums": True,
             }
         },
-        "storage": _storage(database.storage.size, database.storage.storage_class, default_class),
-        "resources": _resources(settings),
-        "affinity": affinity(settings),
+        "storage": _storage(database.storage),
+        "resources": _resources(database.resources),
+        "affinity": affinity(args),
         "plugins": [
             {
                 "name": BARMAN_PLUGIN,
@@ -147,14 +161,12 @@ def cluster_spec(settings: StackSettings, foundation: CloudFoundation) -> dict[s
         "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": "kiva"}},
     }
     if database.wal_storage is not None:
-        spec["walStorage"] = _storage(
-            database.wal_storage.size, database.wal_storage.storage_class, default_class
-        )
+        spec["walStorage"] = _storage(database.wal_storage)
     # The plugin sidecar may authenticate to the store as the cluster's pods or service account.
-    spec["inheritedMetadata"]["labels"] |= foundation.backup.pod_labels
-    if foundation.backup.service_account_annotations:
+    spec["inheritedMetadata"]["labels"] |= args.backup.pod_labels
+    if args.backup.service_account_annotations:
         spec["serviceAccountTemplate"] = {
-            "metadata": {"annotations": dict(foundation.backup.service_account_annotations)}
+            "metadata": {"annotations": dict(args.backup.service_account_annotations)}
         }
     if zoned:
         spec["topologySpreadConstraints"] = [
@@ -183,8 +195,7 @@ class Database(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        foundation: CloudFoundation,
+        args: DatabaseArgs,
         operators: list[pulumi.Resource],
         secrets: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
@@ -194,13 +205,13 @@ class Database(pulumi.ComponentResource):
             name=resource_name, namespace=PLATFORM_NAMESPACE, labels=labels("postgresql", component)
         )
         store_metadata = metadata(OBJECT_STORE_NAME, "backup")
-        if foundation.backup.object_store_annotations:
+        if args.backup.object_store_annotations:
             # E.g. the bucket's region, which the policy pack checks against the EU allow-list.
             store_metadata = k8s.meta.v1.ObjectMetaArgs(
                 name=OBJECT_STORE_NAME,
                 namespace=PLATFORM_NAMESPACE,
                 labels=labels("postgresql", "backup"),
-                annotations=dict(foundation.backup.object_store_annotations),
+                annotations=dict(args.backup.object_store_annotations),
             )
         self.object_store = k8s.apiextensions.CustomResource(
             f"{name}-object-store",
@@ -208,8 +219,8 @@ class Database(pulumi.ComponentResource):
             kind="ObjectStore",
             metadata=store_metadata,
             spec={
-                "configuration": object_store_configuration(foundation),
-                "retentionPolicy": retention_policy(settings),
+                "configuration": object_store_configuration(args.backup),
+                "retentionPolicy": retention_policy(args),
             },
             opts=child_opts(self, depends_on=[*operators, *secrets]),
         )
@@ -218,7 +229,7 @@ class Database(pulumi.ComponentResource):
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
             metadata=metadata(DATABASE_CLUSTER_NAME, "database"),
-            spec=cluster_spec(settings, foundation),
+            spec=cluster_spec(args),
             opts=child_opts(self, depends_on=[*operators, *secrets, self.object_store], protect=True),
         )
         self.scheduled_backup = k8s.apiextensions.CustomResource(
@@ -228,7 +239,7 @@ class Database(pulumi.ComponentResource):
             metadata=metadata(f"{DATABASE_CLUSTER_NAME}-daily", "backup"),
             spec={
                 "cluster": {"name": DATABASE_CLUSTER_NAME},
-                "schedule": settings.backups.schedule,
+                "schedule": args.backup_schedule,
                 "method": "plugin",
                 "pluginConfiguration": {"name": BARMAN_PLUGIN},
                 "backupOwnerReference": "self",
@@ -237,7 +248,7 @@ class Database(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[self.cluster]),
         )
         self.pooler = None
-        if settings.database.pooler.enabled:
+        if args.pooler is not None:
             self.pooler = k8s.apiextensions.CustomResource(
                 f"{name}-pooler",
                 api_version="postgresql.cnpg.io/v1",
@@ -245,22 +256,22 @@ class Database(pulumi.ComponentResource):
                 metadata=metadata(POOLER_NAME, "pooler"),
                 spec={
                     "cluster": {"name": DATABASE_CLUSTER_NAME},
-                    "instances": settings.database.pooler.instances,
+                    "instances": args.pooler.instances,
                     "type": "rw",
                     "pgbouncer": {
                         # Session mode: Prisma's migrations take advisory locks and use prepared
                         # statements, which transaction pooling would break.
                         "poolMode": "session",
                         "parameters": {
-                            "max_client_conn": str(gateway_connections(settings) * 2),
-                            "default_pool_size": str(pooler_pool_size(settings)),
+                            "max_client_conn": str(args.pooler.max_client_conn),
+                            "default_pool_size": str(args.pooler.default_pool_size),
                         },
                     },
                 },
                 opts=child_opts(self, depends_on=[self.cluster]),
             )
         self.pod_monitor = None
-        if settings.monitoring.enabled:
+        if args.monitoring:
             self.pod_monitor = k8s.apiextensions.CustomResource(
                 f"{name}-pod-monitor",
                 api_version="monitoring.coreos.com/v1",

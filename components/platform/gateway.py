@@ -17,6 +17,8 @@ egress.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -34,10 +36,8 @@ from components.platform.common import (
     pod_security,
     selector,
 )
-from components.platform.database_names import gateway_workers
-from components.platform.secrets import provider_env
 from infra import versions
-from infra.settings import StackSettings
+from infra.settings.workloads import Ingress, Resources
 
 NAME = "litellm"
 COMPONENT = "gateway"
@@ -60,16 +60,32 @@ TELEMETRY_SWITCHES = {
 }
 
 
-def gateway_env(settings: StackSettings) -> list[k8s.core.v1.EnvVarArgs]:
+@dataclass(frozen=True)
+class GatewayArgs:
+    """The gateway as configured: its rendered LiteLLM config, size, and how clients reach it."""
+
+    config_yaml: str
+    """LiteLLM's `config.yaml` (`gateway_config.render`)."""
+    workers: int
+    """Uvicorn workers per pod (`database_names.gateway_workers`)."""
+    provider_envs: tuple[str, ...]
+    """Env names of the external providers' API keys (`secrets_table.provider_env`), in order."""
+    telemetry: bool
+    """Whether LiteLLM may fetch from GitHub (`kiva:telemetry.enabled`)."""
+    resources: Resources
+    min_replicas: int
+    max_replicas: int
+    ingress: Ingress | None = None
+    """Publishes the gateway through an ingress controller with TLS; `None`: in-cluster only."""
+
+
+def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
     """Secrets by reference, then plain settings. No value here is secret."""
     variables = [
         env_from_secret("LITELLM_MASTER_KEY", GATEWAY_SECRET, "LITELLM_MASTER_KEY"),
         env_from_secret("LITELLM_SALT_KEY", GATEWAY_SECRET, "LITELLM_SALT_KEY"),
         env_from_secret("DATABASE_URL", GATEWAY_SECRET, "DATABASE_URL"),
-        *(
-            env_from_secret(provider_env(p.name), GATEWAY_SECRET, provider_env(p.name))
-            for p in settings.providers
-        ),
+        *(env_from_secret(name, GATEWAY_SECRET, name) for name in args.provider_envs),
         env("LITELLM_MODE", "PRODUCTION"),
         env("LITELLM_LOG", "INFO"),
         env("JSON_LOGS", "True"),
@@ -77,20 +93,19 @@ def gateway_env(settings: StackSettings) -> list[k8s.core.v1.EnvVarArgs]:
         env("ENFORCE_PRISMA_MIGRATION_CHECK", "true"),
         env("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
     ]
-    if not settings.telemetry.enabled:
+    if not args.telemetry:
         variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
     return variables
 
 
-def _resources(settings: StackSettings) -> k8s.core.v1.ResourceRequirementsArgs:
-    resources = settings.gateway.resources
+def _resources(resources: Resources) -> k8s.core.v1.ResourceRequirementsArgs:
     return k8s.core.v1.ResourceRequirementsArgs(
         requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
         limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
     )
 
 
-def pod_spec(settings: StackSettings, service_account: str) -> k8s.core.v1.PodSpecArgs:
+def pod_spec(args: GatewayArgs, service_account: str) -> k8s.core.v1.PodSpecArgs:
     container = k8s.core.v1.ContainerArgs(
         name=NAME,
         image=versions.LITELLM_IMAGE,
@@ -101,11 +116,11 @@ def pod_spec(settings: StackSettings, service_account: str) -> k8s.core.v1.PodSp
             "--port",
             str(PORT),
             "--num_workers",
-            str(gateway_workers(settings)),
+            str(args.workers),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
-        env=gateway_env(settings),
-        resources=_resources(settings),
+        env=gateway_env(args),
+        resources=_resources(args.resources),
         # Never `/health`: it calls every model and needs the master key.
         startup_probe=http_probe("/health/readiness", "http", period=10, failures=60),
         liveness_probe=http_probe("/health/liveliness", "http", period=15, failures=3),
@@ -162,7 +177,7 @@ class Gateway(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
+        args: GatewayArgs,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -174,7 +189,7 @@ class Gateway(pulumi.ComponentResource):
                 name=RESOURCE_NAME + suffix, namespace=PLATFORM_NAMESPACE, labels=meta_labels
             )
 
-        rendered = gateway_config.render(settings)
+        rendered = args.config_yaml
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata("-config"),
@@ -205,7 +220,7 @@ class Gateway(pulumi.ComponentResource):
                         labels=meta_labels,
                         annotations={"checksum/config": gateway_config.checksum(rendered)},
                     ),
-                    spec=pod_spec(settings, RESOURCE_NAME),
+                    spec=pod_spec(args, RESOURCE_NAME),
                 ),
             ),
             opts=child_opts(self, depends_on=[*depends_on, self.config_map, account]),
@@ -222,7 +237,6 @@ class Gateway(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        gateway = settings.gateway
         self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
             metadata=metadata(),
@@ -230,8 +244,8 @@ class Gateway(pulumi.ComponentResource):
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=RESOURCE_NAME
                 ),
-                min_replicas=gateway.min_replicas,
-                max_replicas=gateway.max_replicas,
+                min_replicas=args.min_replicas,
+                max_replicas=args.max_replicas,
                 metrics=[
                     k8s.autoscaling.v2.MetricSpecArgs(
                         type="Resource",
@@ -259,8 +273,8 @@ class Gateway(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(
             f"http://{RESOURCE_NAME}.{PLATFORM_NAMESPACE}.svc.cluster.local:{PORT}"
         )
-        if gateway.ingress is not None:
-            ingress = gateway.ingress
+        if args.ingress is not None:
+            ingress = args.ingress
             self.ingress = k8s.networking.v1.Ingress(
                 f"{name}-ingress",
                 metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -17,6 +17,7 @@ Whether the weights fit the pool's GPUs is checked when the configuration is loa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,7 +39,6 @@ from components.platform.common import (
 )
 from components.platform.gateway_config import MODEL_PORT, model_service
 from infra import versions
-from infra.settings import StackSettings
 from infra.settings.base import quantity_to_gib
 from infra.settings.workloads import Model, ResourceAmounts, Resources
 
@@ -62,6 +62,22 @@ TELEMETRY_SWITCHES = {
 }
 
 
+@dataclass(frozen=True)
+class ModelServerArgs:
+    """One model as configured, and what the platform knows of the nodes it runs on."""
+
+    model: Model
+    """The model's declaration (`kiva:models[]`)."""
+    storage_class: str
+    """The class of each replica's cache claim: the model's own, else the cluster's default."""
+    telemetry: bool
+    """Whether vLLM and the Hugging Face libraries may report usage (`kiva:telemetry.enabled`)."""
+    gpu_nodes: GpuNodes | None = None
+    """The model's GPU pool as the cloud layer describes it (`None` for a CPU model)."""
+    gpu_kind: str | None = None
+    """The pool's GPU kind (`t4`, `a10`, ...), for what the GPU supports (`None` for a CPU model)."""
+
+
 def default_resources(model: Model) -> Resources:
     """Per GPU: CPU and host memory to load weights; CPU models: enough for a small model."""
     if model.cpu:
@@ -75,7 +91,8 @@ def default_resources(model: Model) -> Resources:
     )
 
 
-def vllm_args(settings: StackSettings, model: Model) -> list[str]:
+def vllm_args(server: ModelServerArgs) -> list[str]:
+    model = server.model
     args = [
         model.hugging_face_id,
         "--served-model-name",
@@ -95,23 +112,22 @@ def vllm_args(settings: StackSettings, model: Model) -> list[str]:
             "--gpu-memory-utilization",
             str(model.gpu_memory_utilization),
         ]
-        if settings.pool(model.pool or "").kind == "t4" and dtype == "auto":
+        if server.gpu_kind == "t4" and dtype == "auto":
             dtype = "half"  # Turing has no bfloat16
     if dtype != "auto":
         args += ["--dtype", dtype]
     return [*args, *model.extra_args]
 
 
-def model_env(
-    settings: StackSettings, model: Model, resources: Resources, nodes: GpuNodes | None
-) -> list[k8s.core.v1.EnvVarArgs]:
-    """The server's environment; `nodes` is the model's GPU pool as the cloud layer describes it."""
+def model_env(server: ModelServerArgs, resources: Resources) -> list[k8s.core.v1.EnvVarArgs]:
+    """The server's environment; `server.gpu_nodes` is the model's GPU pool as the cloud layer describes it."""
+    model, nodes = server.model, server.gpu_nodes
     variables = [env("HF_HOME", f"{CACHE_DIR}/huggingface"), env("HOME", HOME_DIR)]
     if model.gated:
         variables.append(env_from_secret("HF_TOKEN", HUGGING_FACE_SECRET, "HF_TOKEN"))
     if model.offline:
         variables += [env("HF_HUB_OFFLINE", "1"), env("TRANSFORMERS_OFFLINE", "1")]
-    if not settings.telemetry.enabled:
+    if not server.telemetry:
         variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
     if model.cpu:
         kv_cache_gib = max(1, math.floor(quantity_to_gib(resources.limits.memory) / 4))
@@ -130,15 +146,17 @@ def shm_size(model: Model) -> str:
 
 
 def cache_claim(
-    settings: StackSettings, model: Model, claim_labels: dict[str, str]
+    server: ModelServerArgs, claim_labels: dict[str, str]
 ) -> k8s.core.v1.PersistentVolumeClaimArgs:
     """The claim template of one replica's cache: ReadWriteOnce, size and class from the model's config."""
     return k8s.core.v1.PersistentVolumeClaimArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(name=CACHE_VOLUME, labels=claim_labels),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
-            storage_class_name=model.cache.storage_class or settings.cluster.storage_class,
-            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": model.cache.size}),
+            storage_class_name=server.storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                requests={"storage": server.model.cache.size}
+            ),
         ),
     )
 
@@ -147,8 +165,7 @@ class ModelServer(pulumi.ComponentResource):
     """vLLM for one model: StatefulSet (PVC cache) or Deployment (emptyDir cache), Service, PDB.
 
     `headless_service` is the StatefulSet's governing Service (None for a Deployment); `service` is
-    the one the gateway calls (`gateway_config.model_service`). `gpu_nodes` describes the model's GPU
-    pool (None for a CPU model).
+    the one the gateway calls (`gateway_config.model_service`).
     """
 
     workload: k8s.apps.v1.StatefulSet | k8s.apps.v1.Deployment
@@ -159,13 +176,12 @@ class ModelServer(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        model: Model,
-        gpu_nodes: GpuNodes | None,
+        args: ModelServerArgs,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:ModelServer", name, None, opts)
+        model, gpu_nodes = args.model, args.gpu_nodes
         resource_name = model_service(model.name)
         component = f"model-{model.name}"
         meta_labels = labels(NAME, component) | {"kiva.platform/model": model.name}
@@ -187,9 +203,9 @@ class ModelServer(pulumi.ComponentResource):
             image=versions.VLLM_CPU_IMAGE if model.cpu else versions.VLLM_IMAGE,
             image_pull_policy="IfNotPresent",
             command=["vllm", "serve"],
-            args=vllm_args(settings, model),
+            args=vllm_args(args),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=MODEL_PORT, protocol="TCP")],
-            env=model_env(settings, model, resources, gpu_nodes),
+            env=model_env(args, resources),
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
             startup_probe=http_probe("/health", "http", period=STARTUP_PERIOD, failures=STARTUP_FAILURES),
             readiness_probe=http_probe("/health", "http", period=10, failures=3),
@@ -260,9 +276,7 @@ class ModelServer(pulumi.ComponentResource):
                     ),
                     # Only stable labels: the claim templates of a StatefulSet are immutable.
                     volume_claim_templates=[
-                        cache_claim(
-                            settings, model, selector(NAME, component) | {"kiva.platform/model": model.name}
-                        )
+                        cache_claim(args, selector(NAME, component) | {"kiva.platform/model": model.name})
                     ],
                     revision_history_limit=3,
                     template=template,

@@ -9,16 +9,15 @@ The platform namespace holds the database, so it is protected: deleting it would
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, PLATFORM_NAMESPACE, CloudFoundation
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, PLATFORM_NAMESPACE
 from components.platform.common import PART_OF, child_opts
-from infra.settings import StackSettings
-from infra.settings.cluster import ExistingCluster
 
 PSA_VERSION = "latest"
 CNPG_NAMESPACE = "cnpg-system"
@@ -45,23 +44,35 @@ class NamespacePlan:
     protect: bool = False
 
 
-def planned_namespaces(settings: StackSettings, foundation: CloudFoundation) -> list[NamespacePlan]:
+@dataclass(frozen=True)
+class NamespacesArgs:
+    """What decides the platform's namespaces and the declarations on the platform namespace."""
+
+    region: str
+    jurisdiction: str
+    prerequisites: Mapping[str, Any]
+    """What the cluster must already have, as the policy pack reads it (`clusterIssuers`, `crds`,
+    `ingressClasses`, `loadBalancers`)."""
+    external_secrets: bool
+    """External Secrets is installed (in a namespace of its own)."""
+    nvidia_software: frozenset[str]
+    """What the platform installs on the GPU pools that run a model (`device-plugin`, `gpu-operator`)."""
+    declared_node_pools: tuple[Mapping[str, Any], ...] | None = None
+    """The node pools an existing cluster is declared to offer (`Scheduling.declared_node_pools`)."""
+
+
+def planned_namespaces(args: NamespacesArgs) -> list[NamespacePlan]:
     """Which namespaces this stack needs, and at which Pod Security level."""
     plans = [
         NamespacePlan(PLATFORM_NAMESPACE, "restricted", protect=True),
         NamespacePlan(CNPG_NAMESPACE, "restricted"),
         NamespacePlan(CERT_MANAGER_NAMESPACE, "restricted"),
     ]
-    if foundation.needs_external_secrets:
+    if args.external_secrets:
         plans.append(NamespacePlan(EXTERNAL_SECRETS_NAMESPACE, "restricted"))
-    software = {
-        nodes.nvidia_software
-        for pool, nodes in foundation.gpu_pools.items()
-        if any(m.pool == pool for m in settings.models)
-    }
-    if "device-plugin" in software:
+    if "device-plugin" in args.nvidia_software:
         plans.append(NamespacePlan(DEVICE_PLUGIN_NAMESPACE, "privileged"))
-    if "gpu-operator" in software:
+    if "gpu-operator" in args.nvidia_software:
         plans.append(NamespacePlan(GPU_OPERATOR_NAMESPACE, "privileged"))
     return plans
 
@@ -81,30 +92,20 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def platform_annotations(settings: StackSettings) -> dict[str, str]:
+def platform_annotations(args: NamespacesArgs) -> dict[str, str]:
     """The platform namespace's declarations, which policies read from the plan alone.
 
     The policy pack sees resources, not the stack's settings; these annotations carry what it needs
     to judge data residency and whether the plan can come up: the region and jurisdiction, the
     prerequisites the cluster is declared to have, and on existing clusters the nodes it offers.
     """
-    prerequisites = settings.prerequisites
     annotations = {
-        REGION_ANNOTATION: settings.region,
-        JURISDICTION_ANNOTATION: settings.jurisdiction,
-        PREREQUISITES_ANNOTATION: _compact_json(
-            {
-                "clusterIssuers": list(prerequisites.cluster_issuers),
-                "crds": list(prerequisites.crds),
-                "ingressClasses": list(prerequisites.ingress_classes),
-                "loadBalancers": prerequisites.load_balancers,
-            }
-        ),
+        REGION_ANNOTATION: args.region,
+        JURISDICTION_ANNOTATION: args.jurisdiction,
+        PREREQUISITES_ANNOTATION: _compact_json(dict(args.prerequisites)),
     }
-    if isinstance(settings.cluster, ExistingCluster):
-        annotations[NODE_POOLS_ANNOTATION] = _compact_json(
-            [pool.model_dump(mode="json", by_alias=True) for pool in settings.cluster.node_pools]
-        )
+    if args.declared_node_pools is not None:
+        annotations[NODE_POOLS_ANNOTATION] = _compact_json([dict(p) for p in args.declared_node_pools])
     return annotations
 
 
@@ -121,14 +122,13 @@ class PlatformNamespaces(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        foundation: CloudFoundation,
+        args: NamespacesArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:Namespaces", name, None, opts)
         self.by_name = {}
-        for plan in planned_namespaces(settings, foundation):
-            annotations = platform_annotations(settings) if plan.name == PLATFORM_NAMESPACE else None
+        for plan in planned_namespaces(args):
+            annotations = platform_annotations(args) if plan.name == PLATFORM_NAMESPACE else None
             self.by_name[plan.name] = k8s.core.v1.Namespace(
                 f"{name}-{plan.name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -10,10 +10,12 @@ Plain NetworkPolicy cannot name hosts, so "the internet" means every address out
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, CloudFoundation
+from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, BackupEgress
 from components.platform.common import child_opts, labels, selector
 from components.platform.database_names import POOLER_NAME
 from components.platform.gateway import COMPONENT as GATEWAY_COMPONENT
@@ -22,7 +24,6 @@ from components.platform.gateway import PORT as GATEWAY_PORT
 from components.platform.gateway_config import MODEL_PORT
 from components.platform.model_server import DOWNLOAD_LABEL
 from components.platform.namespaces import CNPG_NAMESPACE
-from infra.settings import StackSettings
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 DATABASE_PODS = {"cnpg.io/cluster": DATABASE_CLUSTER_NAME, "cnpg.io/podRole": "instance"}
@@ -100,30 +101,45 @@ def _spec(
     )
 
 
-def backup_port(foundation: CloudFoundation) -> int:
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    """Which paths the platform's pods need besides the fixed ones."""
+
+    client_namespaces: tuple[str, ...]
+    """Namespaces whose pods may call the gateway (configured ones, then the ingress controller's)."""
+    backup: BackupEgress
+    """Where the database pods reach the backup store (`BackupTarget.egress`)."""
+    pooled: bool = False
+    """A pooler sits between the gateway and the database."""
+    external_providers: bool = False
+    """The gateway calls external model providers over HTTPS."""
+    monitoring: bool = False
+    """The database's metrics port is open to scrapers in any namespace."""
+    model_download: bool = False
+    """Some model server downloads its weights from the Hugging Face Hub."""
+
+
+def backup_port(egress: BackupEgress) -> int:
     """The backup store's port, as the cloud layer states it."""
-    return foundation.backup.egress.port
+    return egress.port
 
 
-def backup_peer(foundation: CloudFoundation) -> Peer:
+def backup_peer(egress: BackupEgress) -> Peer:
     """Where the backups go: an in-cluster store's namespace, else any address (the cloud layer says
     which: an `ipBlock` need not match pod IPs, so an in-cluster store is named by its namespace)."""
-    namespace = foundation.backup.egress.namespace
-    return _namespace(namespace) if namespace is not None else _anywhere()
+    return _namespace(egress.namespace) if egress.namespace is not None else _anywhere()
 
 
-def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, net.NetworkPolicySpecArgs]:
+def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
     """NetworkPolicy specs by name."""
-    clients = [_namespace(ns) for ns in settings.gateway.allowed_namespaces]
-    if settings.gateway.ingress is not None:
-        clients.append(_namespace(settings.gateway.ingress.controller_ns))
-    pooled = settings.database.pooler.enabled
+    clients = [_namespace(ns) for ns in args.client_namespaces]
+    pooled = args.pooled
     database_clients = [_pods(POOLER_PODS)] if pooled else [_pods(GATEWAY_PODS)]
     gateway_egress = [
         _out([_pods(MODEL_PODS)], _ports(MODEL_PORT)),
         _out([_pods(POOLER_PODS if pooled else DATABASE_PODS)], _ports(POSTGRES)),
     ]
-    if settings.providers:
+    if args.external_providers:
         gateway_egress.append(_out([_internet()], _ports(443)))
     database_ingress = [
         _in(database_clients, _ports(POSTGRES)),
@@ -132,7 +148,7 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
         # The join Job of a new replica runs pg_basebackup against the primary (through the -rw Service).
         _in([Peer(pod_selector=_job_pods())], _ports(POSTGRES)),
     ]
-    if settings.monitoring.enabled:
+    if args.monitoring:
         database_ingress.append(_in([_all_namespaces()], _ports(METRICS)))
     specs = {
         "default-deny": net.NetworkPolicySpecArgs(
@@ -160,7 +176,7 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
                 _out([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
                 # The instance manager talks to the Kubernetes API; the plugin to the backup store.
                 _out([_anywhere()], _ports(443, 6443)),
-                _out([backup_peer(foundation)], _ports(backup_port(foundation))),
+                _out([backup_peer(args.backup)], _ports(backup_port(args.backup))),
             ],
         ),
     }
@@ -171,7 +187,7 @@ def policies(settings: StackSettings, foundation: CloudFoundation) -> dict[str, 
         policy_types=["Egress"],
         egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
     )
-    if any(not model.offline for model in settings.models):
+    if args.model_download:
         # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
         specs["model-download"] = _spec(
             MODEL_PODS | {DOWNLOAD_LABEL: "huggingface"}, egress=[_out([_internet()], _ports(443))]
@@ -195,8 +211,7 @@ class NetworkPolicies(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        foundation: CloudFoundation,
+        args: NetworkPoliciesArgs,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -212,6 +227,6 @@ class NetworkPolicies(pulumi.ComponentResource):
                 spec=spec,
                 opts=child_opts(self, depends_on=depends_on),
             )
-            for policy, spec in policies(settings, foundation).items()
+            for policy, spec in policies(args).items()
         }
         self.register_outputs({})

@@ -8,12 +8,14 @@ Custom resources `depends_on` the release that installs their CRD and admission 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, CloudFoundation
+from components.contracts import EXTERNAL_SECRETS_NAMESPACE, Toleration
 from components.platform.common import GPU_POOL_LABEL, child_opts
 from components.platform.namespaces import (
     CERT_MANAGER_NAMESPACE,
@@ -22,24 +24,24 @@ from components.platform.namespaces import (
     GPU_OPERATOR_NAMESPACE,
 )
 from infra import versions
-from infra.settings import StackSettings
 
 #: Seconds Helm may take per release before the (atomic) install is rolled back.
 RELEASE_TIMEOUT = 600
 
 
-def gpu_pools_by_software(settings: StackSettings, foundation: CloudFoundation, software: str) -> list[str]:
-    """GPU pools with at least one model on them on which the platform installs `software`
-    (`device-plugin` or `gpu-operator`, as the cloud layer says per pool)."""
-    used = {model.pool for model in settings.models if not model.cpu}
-    return sorted(
-        name
-        for name, nodes in foundation.gpu_pools.items()
-        if nodes.nvidia_software == software and name in used
-    )
+@dataclass(frozen=True)
+class OperatorsArgs:
+    """Which operators the stack needs, and what the NVIDIA DaemonSets must tolerate."""
 
-
-def gpu_node_tolerations(foundation: CloudFoundation) -> list[dict[str, str]]:
+    monitoring: bool
+    """The operators' metrics are scraped (PodMonitors/ServiceMonitors, whose CRDs the cluster has)."""
+    external_secrets: bool
+    """The secret store is read through External Secrets (`CloudFoundation.needs_external_secrets`)."""
+    device_plugin_pools: tuple[str, ...] = ()
+    """GPU pools running a model whose nodes get the NVIDIA device plugin (sorted)."""
+    gpu_operator_pools: tuple[str, ...] = ()
+    """GPU pools running a model whose nodes get the NVIDIA GPU operator (sorted)."""
+    gpu_tolerations: tuple[Toleration, ...] = ()
     """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of the cluster may carry.
 
     The charts replace their tolerations list wholesale with the one passed (k8s-device-plugin 0.18.0
@@ -48,7 +50,11 @@ def gpu_node_tolerations(foundation: CloudFoundation) -> list[dict[str, str]]:
     layer states it (`CloudFoundation.gpu_daemonset_tolerations`), spot taints included. A toleration
     only permits; the node affinity (or the operator's node labels) decides which nodes.
     """
-    return [dict(toleration) for toleration in foundation.gpu_daemonset_tolerations]
+
+
+def gpu_node_tolerations(args: OperatorsArgs) -> list[dict[str, str]]:
+    """The DaemonSets' tolerations in the charts' values shape."""
+    return [dict(toleration) for toleration in args.gpu_tolerations]
 
 
 def _pool_affinity(pools: list[str]) -> dict[str, Any]:
@@ -63,7 +69,7 @@ class Operators(pulumi.ComponentResource):
     """CloudNativePG, cert-manager, the Barman Cloud plugin, External Secrets and NVIDIA components.
 
     External Secrets only when the cloud layer's secret store is read through it; the NVIDIA device
-    plugin and GPU operator only for the pools whose nodes need them (`CloudFoundation.gpu_pools`).
+    plugin and GPU operator only for the pools whose nodes need them (`OperatorsArgs`).
 
     Public attributes are the releases (or None when the stack does not need them).
     """
@@ -78,15 +84,14 @@ class Operators(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        foundation: CloudFoundation,
-        namespaces: dict[str, k8s.core.v1.Namespace],
+        args: OperatorsArgs,
+        namespaces: Mapping[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:Operators", name, None, opts)
         self._name = name
         self._namespaces = namespaces
-        monitoring = settings.monitoring.enabled
+        monitoring = args.monitoring
 
         self.cloudnative_pg = self._release(
             "cloudnative-pg",
@@ -119,21 +124,21 @@ class Operators(pulumi.ComponentResource):
                 EXTERNAL_SECRETS_NAMESPACE,
                 {"installCRDs": True, "serviceMonitor": {"enabled": monitoring}},
             )
-            if foundation.needs_external_secrets
+            if args.external_secrets
             else None
         )
-        plugin_pools = gpu_pools_by_software(settings, foundation, "device-plugin")
+        plugin_pools = list(args.device_plugin_pools)
         self.device_plugin = (
             self._release(
                 "nvidia-device-plugin",
                 versions.NVIDIA_DEVICE_PLUGIN,
                 DEVICE_PLUGIN_NAMESPACE,
-                {"tolerations": gpu_node_tolerations(foundation), "affinity": _pool_affinity(plugin_pools)},
+                {"tolerations": gpu_node_tolerations(args), "affinity": _pool_affinity(plugin_pools)},
             )
             if plugin_pools
             else None
         )
-        operator_pools = gpu_pools_by_software(settings, foundation, "gpu-operator")
+        operator_pools = list(args.gpu_operator_pools)
         self.gpu_operator = (
             self._release(
                 "gpu-operator",
@@ -142,9 +147,9 @@ class Operators(pulumi.ComponentResource):
                 {
                     "driver": {"enabled": True},
                     "toolkit": {"enabled": True},
-                    "daemonsets": {"tolerations": gpu_node_tolerations(foundation)},
+                    "daemonsets": {"tolerations": gpu_node_tolerations(args)},
                     # The NFD worker labels GPU nodes, which is what the operand DaemonSets select on.
-                    "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations(foundation)}},
+                    "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations(args)}},
                     "dcgmExporter": {"serviceMonitor": {"enabled": monitoring}},
                 },
             )

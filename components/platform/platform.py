@@ -1,8 +1,9 @@
 """The platform layer: everything KIVA runs on Kubernetes, independent of the cloud underneath.
 
-It takes a `CloudFoundation` (a Kubernetes provider, where secrets come from, the backup target, what
-pods need on each GPU pool, whether External Secrets is needed) and
-builds, in order: namespaces, operators, the internal CA issuer (when asked for), secrets, the
+It takes each component's Args, which `assembly.platform_args` builds from the settings and the
+`CloudFoundation` (a Kubernetes provider, where secrets come from, the backup target, where pods can
+be scheduled, what pods need on each GPU pool, whether External Secrets is needed), and builds, in
+order: namespaces, operators, the internal CA issuer (when asked for), secrets, the
 database, the model servers, the gateway and the network policies. Nothing here knows whether the
 cluster is AKS or STACKIT.
 """
@@ -13,24 +14,33 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.contracts import PLATFORM_NAMESPACE, CloudFoundation
-from components.platform.certificate_issuer import CertificateIssuer
+from components.contracts import PLATFORM_NAMESPACE
+from components.platform.certificate_issuer import CertificateIssuer, CertificateIssuerArgs
 from components.platform.common import child_opts
-from components.platform.database import Database
-from components.platform.gateway import Gateway
-from components.platform.model_server import ModelServer
-from components.platform.namespaces import PlatformNamespaces
-from components.platform.network_policies import NetworkPolicies
-from components.platform.operators import Operators
-from components.platform.secrets import PlatformSecrets
-from infra.settings import StackSettings
+from components.platform.database import Database, DatabaseArgs
+from components.platform.gateway import Gateway, GatewayArgs
+from components.platform.model_server import ModelServer, ModelServerArgs
+from components.platform.namespaces import NamespacesArgs, PlatformNamespaces
+from components.platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
+from components.platform.operators import Operators, OperatorsArgs
+from components.platform.secrets import PlatformSecrets, SecretsArgs
 
 
 @dataclass(frozen=True)
 class PlatformArgs:
-    settings: StackSettings
-    foundation: CloudFoundation
-    config: pulumi.Config
+    """Each component's Args, built from the settings and the contract in `assembly.platform_args`."""
+
+    namespaces: NamespacesArgs
+    operators: OperatorsArgs
+    certificate_issuer: CertificateIssuerArgs | None
+    """`None`: no private CA (the Ingress's issuer, if any, is a prerequisite)."""
+    secrets: SecretsArgs
+    database: DatabaseArgs
+    model_servers: tuple[ModelServerArgs, ...]
+    gateway: GatewayArgs
+    network_policies: NetworkPoliciesArgs
+    served_models: tuple[str, ...]
+    """Model names clients can ask the gateway for (stack output)."""
 
 
 class Platform(pulumi.ComponentResource):
@@ -43,35 +53,30 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kiva:platform:Platform", name, None, opts)
-        settings, foundation = args.settings, args.foundation
-        self.namespaces = PlatformNamespaces(
-            f"{name}-namespaces", settings, foundation, opts=child_opts(self)
-        )
+        self.namespaces = PlatformNamespaces(f"{name}-namespaces", args.namespaces, opts=child_opts(self))
         platform_namespace = self.namespaces.by_name[PLATFORM_NAMESPACE]
         self.operators = Operators(
-            f"{name}-operators", settings, foundation, self.namespaces.by_name, opts=child_opts(self)
+            f"{name}-operators", args.operators, self.namespaces.by_name, opts=child_opts(self)
         )
-        ingress = settings.gateway.ingress
         self.certificate_issuer = (
             CertificateIssuer(
                 f"{name}-certificate-issuer",
-                ingress.cluster_issuer,
+                args.certificate_issuer,
                 self.operators.cert_manager,
                 opts=child_opts(self),
             )
-            if ingress is not None and ingress.internal_ca
+            if args.certificate_issuer is not None
             else None
         )
         secret_dependencies: list[pulumi.Resource] = [platform_namespace]
         if self.operators.external_secrets is not None:
             secret_dependencies.append(self.operators.external_secrets)
         self.secrets = PlatformSecrets(
-            f"{name}-secrets", settings, foundation, secret_dependencies, opts=child_opts(self)
+            f"{name}-secrets", args.secrets, secret_dependencies, opts=child_opts(self)
         )
         self.database = Database(
             f"{name}-database",
-            settings,
-            foundation,
+            args.database,
             operators=[self.operators.cloudnative_pg, self.operators.barman_cloud],
             secrets=self.secrets.ready,
             opts=child_opts(self),
@@ -81,18 +86,20 @@ class Platform(pulumi.ComponentResource):
         ]
         self.model_servers = [
             ModelServer(
-                f"{name}-model-{model.name}",
-                settings,
-                model,
-                None if model.cpu else foundation.gpu_pools[model.pool or ""],
-                depends_on=[platform_namespace, *self.secrets.ready, *([] if model.cpu else gpu_operators)],
+                f"{name}-model-{server.model.name}",
+                server,
+                depends_on=[
+                    platform_namespace,
+                    *self.secrets.ready,
+                    *([] if server.model.cpu else gpu_operators),
+                ],
                 opts=child_opts(self),
             )
-            for model in settings.models
+            for server in args.model_servers
         ]
         self.gateway = Gateway(
             f"{name}-gateway",
-            settings,
+            args.gateway,
             depends_on=[
                 platform_namespace,
                 *self.secrets.ready,
@@ -104,17 +111,13 @@ class Platform(pulumi.ComponentResource):
         )
         self.network_policies = NetworkPolicies(
             f"{name}-network-policies",
-            settings,
-            foundation,
+            args.network_policies,
             depends_on=[platform_namespace],
             opts=child_opts(self),
         )
         self.outputs = {
             "namespace": pulumi.Output.from_input(PLATFORM_NAMESPACE),
             "gatewayUrl": self.gateway.url,
-            "models": pulumi.Output.from_input(
-                [m.served_name for m in settings.models]
-                + [m.name for p in settings.providers for m in p.models]
-            ),
+            "models": pulumi.Output.from_input(list(args.served_models)),
         }
         self.register_outputs(self.outputs)

@@ -11,7 +11,6 @@ spec, a ConfigMap, an env literal or an output: consumers reference it with `sec
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -20,18 +19,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import (
-    BACKUP_SECRET,
     EXTERNAL_SECRETS_NAMESPACE,
     EXTERNAL_SECRETS_SERVICE_ACCOUNT,
     PLATFORM_NAMESPACE,
-    CloudFoundation,
     ExternalSecretsStore,
     InlineSecrets,
 )
 from components.platform.common import child_opts, labels
-from components.platform.database_names import DATABASE_NAME, DATABASE_OWNER, database_host
-from infra.settings import StackSettings
-from infra.settings.secrets_table import DATABASE_SECRET, GATEWAY_SECRET, HUGGING_FACE_SECRET, secrets_of
 from infra.settings.secrets_table import provider_env as provider_env
 
 #: Names kept from the first (Key Vault) store: renaming them would replace the resources.
@@ -53,32 +47,12 @@ class SecretSpec:
     """Secret key -> a template whose `{key}` fields are URL-quoted values of `keys`."""
 
 
-def required_secrets(settings: StackSettings, foundation: CloudFoundation) -> list[SecretSpec]:
-    """Every Secret this stack's workloads read: the table's rows this stack needs, by Secret."""
-    keys: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in secrets_of(settings):
-        if row.needed.required(settings):
-            for where in row.lands_in:
-                keys[where.secret][where.key] = row.name
-    database_url = (
-        f"postgresql://{DATABASE_OWNER}:{{password}}@{database_host(settings)}:5432/{DATABASE_NAME}"
-    )
-    specs = [
-        SecretSpec(
-            DATABASE_SECRET,
-            type="kubernetes.io/basic-auth",
-            keys=keys[DATABASE_SECRET],
-            literals={"username": DATABASE_OWNER},
-        ),
-        SecretSpec(GATEWAY_SECRET, keys=keys[GATEWAY_SECRET], urls={"DATABASE_URL": database_url}),
-        SecretSpec(HUGGING_FACE_SECRET, keys=keys[HUGGING_FACE_SECRET]),
-    ]
-    specs = [spec for spec in specs if spec.keys]
-    # The backup store's Secret is the backup target's: the cloud layer names its keys (from the table).
-    credentials = foundation.backup.credentials
-    if credentials is not None:
-        specs.append(SecretSpec(BACKUP_SECRET, keys=credentials.keys, literals=credentials.literals))
-    return specs
+@dataclass(frozen=True)
+class SecretsArgs:
+    """The Secrets to make, and where their values come from (the cloud layer's secret store)."""
+
+    specs: tuple[SecretSpec, ...]
+    store: ExternalSecretsStore | InlineSecrets
 
 
 def _url_filler(template: str) -> Callable[[dict[str, str]], str]:
@@ -102,19 +76,18 @@ class PlatformSecrets(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: StackSettings,
-        foundation: CloudFoundation,
+        args: SecretsArgs,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:Secrets", name, None, opts)
         self._name = name
-        specs = required_secrets(settings, foundation)
+        specs = list(args.specs)
         self.store = None
-        if isinstance(foundation.secrets, ExternalSecretsStore):
-            self.ready = self._external(specs, foundation.secrets, depends_on)
+        if isinstance(args.store, ExternalSecretsStore):
+            self.ready = self._external(specs, args.store, depends_on)
         else:
-            self.ready = self._inline(specs, foundation.secrets, depends_on)
+            self.ready = self._inline(specs, args.store, depends_on)
         self.register_outputs({"secrets": [spec.name for spec in specs]})
 
     # A secret manager, read by External Secrets -------------------------------------------------------

@@ -15,7 +15,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.azure.foundation import DAEMONSET_TOLERATIONS, aks_gpu_nodes, blob_backup_target
+from components.azure.foundation import (
+    DAEMONSET_TOLERATIONS,
+    aks_gpu_nodes,
+    aks_scheduling,
+    blob_backup_target,
+)
 from components.azure.key_vault import key_vault_store
 from components.contracts import CloudFoundation
 from infra.offline.engine import Plan, run_program
@@ -41,6 +46,7 @@ def azure_foundation(settings: Any, config: pulumi.Config) -> CloudFoundation:
         ),
         # The Azure layer's own builders: the contract's backup and GPU parts exactly as it fills them.
         backup=blob_backup_target(blob_path, writer_client_id),
+        scheduling=aks_scheduling(settings.cluster),
         gpu_pools={pool.name: aks_gpu_nodes(pool) for pool in settings.gpu_pools},
         gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
         needs_external_secrets=True,

@@ -17,8 +17,16 @@ PLATFORM = Path(__file__).resolve().parents[2] / "components" / "platform"
 MODULES = sorted(PLATFORM.glob("*.py"))
 #: Packages that are one cloud's (or the cloud layers'), never the platform's.
 FORBIDDEN_IMPORTS = ("components.azure", "components.existing", "pulumi_azure_native")
-#: Names of provider switches: the stack's cloud, a provider's backup type, AKS's spot taint.
-FORBIDDEN_NAMES = ("on_azure", "AzureBlobBackups", "S3Backups", "scalesetpriority")
+#: Names of provider switches: the stack's cloud, a cluster's kind, a provider's backup type, AKS's
+#: spot taint.
+FORBIDDEN_NAMES = (
+    "on_azure",
+    "AzureCluster",
+    "ExistingCluster",
+    "AzureBlobBackups",
+    "S3Backups",
+    "scalesetpriority",
+)
 #: A cloud's name as a value compared against (e.g. a GPU pool's `driver == "aks"`).
 FORBIDDEN_LITERALS = ("aks", "azure", "existing")
 
@@ -35,6 +43,54 @@ def _imports(tree: ast.Module) -> list[str]:
 
 def _named(source: str) -> set[str]:
     return {name for name in FORBIDDEN_NAMES if re.search(rf"\b{name}\b", source)}
+
+
+#: Modules defining the platform's components (and the helpers they share): they take their `Args`.
+COMPONENT_MODULES = [
+    PLATFORM / f"{module}.py"
+    for module in (
+        "certificate_issuer",
+        "common",
+        "database",
+        "gateway",
+        "model_server",
+        "namespaces",
+        "network_policies",
+        "operators",
+        "platform",
+        "secrets",
+    )
+]
+#: Only `assembly.py` (and the settings-derived helpers it calls) may read the settings or the config.
+SETTINGS_NAMES = ("StackSettings", "load_settings", "Config")
+
+
+def _annotations(tree: ast.Module) -> list[ast.expr]:
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            found.append(node.returns)
+    return found
+
+
+def _settings_names(tree: ast.Module) -> set[str]:
+    """Names and attributes in `tree` that reach the stack's settings or Pulumi's config."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in SETTINGS_NAMES:
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in SETTINGS_NAMES:
+            found.add(node.attr)
+        elif isinstance(node, ast.alias) and node.name.split(".")[-1] in SETTINGS_NAMES:
+            found.add(node.name)
+    # A quoted annotation hides its type from the walk above (docstrings may still name the settings).
+    for annotation in _annotations(tree):
+        for constant in ast.walk(annotation):
+            if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
+                found |= {n for n in SETTINGS_NAMES if re.search(rf"\b{n}\b", constant.value)}
+    return found
 
 
 def test_every_platform_module_is_checked() -> None:
@@ -62,6 +118,32 @@ def test_no_provider_switch(module: Path) -> None:
     }
     compared = literals & set(FORBIDDEN_LITERALS)
     assert compared == set(), f"{module.name} spells the cloud {sorted(compared)}"
+
+
+@pytest.mark.parametrize("module", COMPONENT_MODULES, ids=lambda module: module.name)
+def test_components_never_see_the_settings(module: Path) -> None:
+    """A component is built from its `Args` alone; `assembly.py` is where settings become Args."""
+    leaks = _settings_names(ast.parse(module.read_text()))
+    assert leaks == set(), f"{module.name} reaches {sorted(leaks)}: take it through the component's Args"
+
+
+def test_every_component_module_exists() -> None:
+    assert all(module.exists() for module in COMPONENT_MODULES)
+    assert (PLATFORM / "assembly.py").exists()
+
+
+def test_the_settings_check_catches_a_settings_parameter() -> None:
+    """The scan itself: the old constructors (settings in, `pulumi.Config` beside) would be caught."""
+    source = (
+        "from infra.settings import StackSettings\n"
+        "import pulumi\n"
+        "class Database:\n"
+        "    def __init__(self, name, settings: StackSettings, config: pulumi.Config) -> None:\n"
+        "        self.instances = settings.database.instances\n"
+    )
+    assert _settings_names(ast.parse(source)) == {"StackSettings", "Config"}
+    assert _settings_names(ast.parse("def f(settings: 'StackSettings') -> None: ...\n")) == {"StackSettings"}
+    assert _named("if isinstance(settings.cluster, AzureCluster): ...") == {"AzureCluster"}
 
 
 def test_the_check_catches_a_switch(tmp_path: Path) -> None:

@@ -11,8 +11,15 @@ from typing import Any, cast
 
 import pulumi_kubernetes as k8s
 
-from components.contracts import BackupEgress, BackupTarget, CloudFoundation, GpuNodes, InlineSecrets
-from components.platform import database, model_server, namespaces, network_policies, operators
+from components.contracts import (
+    BackupEgress,
+    BackupTarget,
+    CloudFoundation,
+    GpuNodes,
+    InlineSecrets,
+    Scheduling,
+)
+from components.platform import assembly, database, model_server, namespaces, network_policies, operators
 from infra.settings import load_settings
 from tests.conftest import committed_stack_file, stack_config
 
@@ -43,6 +50,7 @@ def _foundation(**overrides: Any) -> CloudFoundation:
             pod_labels={"example.cloud/identity": "on"},
             service_account_annotations={"example.cloud/role": "kiva-backup"},
         ),
+        "scheduling": Scheduling(zones=("north", "south"), hosts=5),
         "gpu_pools": {
             "t4": GpuNodes(tolerations=(SPOT,), nvidia_software="gpu-operator", cuda_compatibility=False)
         },
@@ -54,11 +62,12 @@ def _foundation(**overrides: Any) -> CloudFoundation:
 
 def test_backup_target_goes_into_the_object_store_and_cluster() -> None:
     settings, foundation = _dev_settings(), _foundation()
-    configuration = database.object_store_configuration(foundation)
+    args = assembly.database_args(settings, foundation)
+    configuration = database.object_store_configuration(args.backup)
     assert configuration["s3Credentials"] == {"inheritFromIAMRole": True}
     assert configuration["destinationPath"] == "s3://bucket/kiva/"
     assert configuration["wal"]["compression"] == "gzip"
-    spec = database.cluster_spec(settings, foundation)
+    spec = database.cluster_spec(args)
     assert spec["inheritedMetadata"]["labels"]["example.cloud/identity"] == "on"
     assert "azure.workload.identity/use" not in spec["inheritedMetadata"]["labels"]
     assert spec["serviceAccountTemplate"] == {
@@ -68,18 +77,35 @@ def test_backup_target_goes_into_the_object_store_and_cluster() -> None:
 
 def test_no_service_account_template_when_the_target_needs_none() -> None:
     target = BackupTarget(configuration=STORE, egress=BackupEgress(port=443))
-    spec = database.cluster_spec(_dev_settings(), _foundation(backup=target))
+    spec = database.cluster_spec(assembly.database_args(_dev_settings(), _foundation(backup=target)))
     assert "serviceAccountTemplate" not in spec
     assert spec["inheritedMetadata"]["labels"] == {"app.kubernetes.io/part-of": "kiva"}
 
 
 def test_database_egress_follows_the_target() -> None:
-    foundation = _foundation()
-    assert network_policies.backup_port(foundation) == 8443
-    peer = network_policies.backup_peer(foundation)
+    settings = _dev_settings()
+    egress = assembly.network_policies_args(settings, _foundation()).backup
+    assert network_policies.backup_port(egress) == 8443
+    peer = network_policies.backup_peer(egress)
     assert peer.namespace_selector is not None
     outside = _foundation(backup=BackupTarget(configuration=STORE, egress=BackupEgress(port=443)))
-    assert network_policies.backup_peer(outside).ip_block is not None
+    egress = assembly.network_policies_args(settings, outside).backup
+    assert network_policies.backup_peer(egress).ip_block is not None
+
+
+def test_database_placement_follows_the_contract() -> None:
+    """dev's Azure settings name one zone; the contract's two zones and five hosts decide instead."""
+    dev = _dev_settings()
+    database_settings = dev.database.model_copy(update={"instances": 2})
+    settings = dev.model_copy(update={"environment": "production", "database": database_settings})
+    spec = database.cluster_spec(assembly.database_args(settings, _foundation()))
+    assert spec["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spec["affinity"]["podAntiAffinityType"] == "required"
+    assert spec["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+    one_zone = _foundation(scheduling=Scheduling(zones=("north",), hosts=1))
+    spec = database.cluster_spec(assembly.database_args(settings, one_zone))
+    assert spec["affinity"]["podAntiAffinityType"] == "preferred"
+    assert "topologySpreadConstraints" not in spec
 
 
 def test_gpu_pool_facts_come_from_the_contract() -> None:
@@ -88,15 +114,17 @@ def test_gpu_pool_facts_come_from_the_contract() -> None:
     tolerations = model_server.gpu_tolerations(foundation.gpu_pools["t4"])
     assert [(t.key, t.operator) for t in tolerations] == [("example.cloud/preemptible", "Exists")]
     resources = model_server.default_resources(model)
-    names = {
-        var.name for var in model_server.model_env(settings, model, resources, foundation.gpu_pools["t4"])
-    }
+    server = assembly.model_server_args(settings, foundation, model)
+    names = {var.name for var in model_server.model_env(server, resources)}
     # dev's pool says `driver: aks`, but this cloud's nodes need no compatibility mode.
     assert "VLLM_ENABLE_CUDA_COMPATIBILITY" not in names
-    assert operators.gpu_pools_by_software(settings, foundation, "gpu-operator") == ["t4"]
-    assert operators.gpu_pools_by_software(settings, foundation, "device-plugin") == []
-    assert operators.gpu_node_tolerations(foundation) == [SPOT]
-    planned = {plan.name for plan in namespaces.planned_namespaces(settings, foundation)}
+    operator_args = assembly.operators_args(settings, foundation)
+    assert operator_args.gpu_operator_pools == ("t4",)
+    assert operator_args.device_plugin_pools == ()
+    assert operators.gpu_node_tolerations(operator_args) == [SPOT]
+    planned = {
+        plan.name for plan in namespaces.planned_namespaces(assembly.namespaces_args(settings, foundation))
+    }
     assert "gpu-operator" in planned and "nvidia-device-plugin" not in planned
     # dev is an Azure stack, but this store is not read through External Secrets.
     assert "external-secrets" not in planned

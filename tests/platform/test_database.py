@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
-from components.platform.database import affinity, database_hosts, database_zones
+from components.existing.cluster import declared_scheduling
+from components.platform.assembly import database_args
+from components.platform.database import affinity
 from infra import versions
-from infra.settings import load_settings
+from infra.settings import ExistingCluster, load_settings
 from tests.conftest import STACKS, _committed_plan, stack_config
 from tests.platform.conftest import BLOB_PATH, _azure_plan, find, objects_of, one
 
@@ -176,10 +180,13 @@ def test_existing_cluster_uses_declared_zones_and_untainted_nodes():
     raw = {key.removeprefix("kiva:"): value for key, value in local.items() if key.startswith("kiva:")}
     raw |= {"cluster": cluster, "database": raw["database"] | {"instances": 3}}
     settings = load_settings(raw, {"backupAccessKeyId", "backupSecretAccessKey"}, "Pulumi.local.yaml")
-    assert database_zones(settings) == ["a", "b"]
-    assert database_hosts(settings) == 2, "the tainted GPU nodes cannot run PostgreSQL"
+    assert isinstance(settings.cluster, ExistingCluster)
+    scheduling = declared_scheduling(settings.cluster)
+    assert scheduling.zones == ("a", "b")
+    assert scheduling.hosts == 2, "the tainted GPU nodes cannot run PostgreSQL"
     # 2 zones < 3 instances, and 2 nodes < 3 instances: nothing required, one per node preferred.
-    assert affinity(settings) == {
+    foundation = SimpleNamespace(scheduling=scheduling, backup=None)
+    assert affinity(database_args(settings, foundation)) == {
         "enablePodAntiAffinity": True,
         "topologyKey": "kubernetes.io/hostname",
         "podAntiAffinityType": "preferred",
