@@ -18,15 +18,14 @@ Two things `az aks create` does that ARM (and so Pulumi) does not, done here exp
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, monitor, operationalinsights, resources
 from pulumi_azure_native import containerservice as cs
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
-from components.azure.network import ClusterNetwork
-from infra.settings import AzureCluster, StackSettings
-from infra.settings.workloads import AKS_APP_ROUTING_CLASS
+from components.azure.network import ClusterNetwork, ClusterNetworkArgs
 
 #: Taint of the system pool: only critical add-ons (CoreDNS, konnectivity, metrics-server) run there.
 SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
@@ -39,10 +38,52 @@ AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
 NODE_OS_UPGRADE_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
 
 
-def uses_app_routing(settings: StackSettings) -> bool:
-    """Whether the gateway's Ingress asks for AKS's application routing add-on (managed NGINX)."""
-    ingress = settings.gateway.ingress
-    return ingress is not None and ingress.class_name == AKS_APP_ROUTING_CLASS
+@dataclass(frozen=True)
+class SystemPoolArgs:
+    """The system pool (`kiva:cluster.systemPool`): autoscaled, tainted `CriticalAddonsOnly`."""
+
+    vm_size: str
+    os_disk_size_gb: int
+    min_count: int
+    max_count: int
+
+
+@dataclass(frozen=True)
+class MaintenanceArgs:
+    """The weekly upgrade window (`kiva:cluster.maintenance`)."""
+
+    day_of_week: str
+    start_hour: int
+    duration_hours: int
+    utc_offset: str
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    """Everything the cluster, its network and its workspace take from the stack's settings."""
+
+    kubernetes_version: str
+    sku_tier: str
+    system_pool: SystemPoolArgs
+    zones: tuple[str, ...]
+    """Zones of the system pool."""
+    admin_group_object_ids: tuple[str, ...]
+    network_policy: str
+    """Network policy engine and dataplane (`cilium` or `azure`)."""
+    network: ClusterNetworkArgs
+    pod_cidr: str
+    service_cidr: str
+    dns_service_ip: str
+    private_api_server: bool
+    authorized_ip_ranges: tuple[str, ...]
+    """Ranges that may reach a public API server (ignored when it is private)."""
+    maintenance: MaintenanceArgs
+    log_retention_days: int
+    """`retention.logAnalyticsDays` of the workspace."""
+    app_routing: bool
+    """Enable the application routing add-on: the gateway's Ingress uses its class."""
+    protect: bool
+    """Protect the cluster from deletion (production)."""
 
 
 def _principal_id(identity: cs.outputs.ManagedClusterIdentityResponse | None) -> str:
@@ -67,12 +108,11 @@ class AksCluster(pulumi.ComponentResource):
     """The user kubeconfig in exec (kubelogin) form, as a Pulumi secret."""
     oidc_issuer_url: pulumi.Output[str]
 
-    def __init__(self, name: str, ctx: AzureContext, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, ctx: AzureContext, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("kiva:azure:AksCluster", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
-        settings = ctx.settings
-        cluster = settings.cluster
-        assert isinstance(cluster, AzureCluster)
         prefix = resource_prefix(name)
 
         self.resource_group = resources.ResourceGroup(
@@ -83,7 +123,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=child_opts,
         )
         group = self.resource_group.name
-        self.network = ClusterNetwork(prefix, ctx, group, cluster.network, opts=child_opts)
+        self.network = ClusterNetwork(prefix, ctx, group, args.network, opts=child_opts)
         self.workspace = operationalinsights.Workspace(
             f"{name}-logs",
             workspace_name=f"{prefix}-logs",
@@ -92,7 +132,7 @@ class AksCluster(pulumi.ComponentResource):
             sku=operationalinsights.WorkspaceSkuArgs(
                 name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018
             ),
-            retention_in_days=settings.retention.log_analytics_days,
+            retention_in_days=args.log_retention_days,
             features=operationalinsights.WorkspaceFeaturesArgs(
                 enable_log_access_using_only_resource_permissions=True,
                 disable_local_auth=True,
@@ -106,17 +146,17 @@ class AksCluster(pulumi.ComponentResource):
             resource_group_name=group,
             location=ctx.location,
             dns_prefix=prefix,
-            kubernetes_version=cluster.kubernetes_version,
+            kubernetes_version=args.kubernetes_version,
             node_resource_group=f"{prefix}-aks-nodes",
-            sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=cluster.sku_tier),
+            sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=args.sku_tier),
             identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
-            agent_pool_profiles=[self._system_pool(cluster)],
+            agent_pool_profiles=[self._system_pool(args)],
             enable_rbac=True,
             disable_local_accounts=True,
             aad_profile=cs.ManagedClusterAADProfileArgs(
                 managed=True,
                 enable_azure_rbac=True,
-                admin_group_object_ids=list(cluster.admin_group_object_ids),
+                admin_group_object_ids=list(args.admin_group_object_ids),
                 tenant_id=ctx.tenant_id,
             ),
             oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
@@ -129,20 +169,20 @@ class AksCluster(pulumi.ComponentResource):
             network_profile=cs.ContainerServiceNetworkProfileArgs(
                 network_plugin=cs.NetworkPlugin.AZURE,
                 network_plugin_mode=cs.NetworkPluginMode.OVERLAY,
-                network_policy=cluster.network_policy,
-                network_dataplane=cluster.network_policy,
-                pod_cidr=cluster.network.pod_cidr,
-                service_cidr=cluster.network.service_cidr,
-                dns_service_ip=cluster.network.dns_service_ip,
+                network_policy=args.network_policy,
+                network_dataplane=args.network_policy,
+                pod_cidr=args.pod_cidr,
+                service_cidr=args.service_cidr,
+                dns_service_ip=args.dns_service_ip,
                 load_balancer_sku=cs.LoadBalancerSku.STANDARD,
                 outbound_type=cs.OutboundType.LOAD_BALANCER,
             ),
             api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
                 enable_private_cluster=True, enable_private_cluster_public_fqdn=False
             )
-            if cluster.api_server.private
+            if args.private_api_server
             else cs.ManagedClusterAPIServerAccessProfileArgs(
-                authorized_ip_ranges=list(cluster.api_server.authorized_ip_ranges)
+                authorized_ip_ranges=list(args.authorized_ip_ranges)
             ),
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 upgrade_channel=cs.UpgradeChannel.PATCH,
@@ -159,13 +199,13 @@ class AksCluster(pulumi.ComponentResource):
             ingress_profile=cs.ManagedClusterIngressProfileArgs(
                 web_app_routing=cs.ManagedClusterIngressProfileWebAppRoutingArgs(enabled=True)
             )
-            if uses_app_routing(settings)
+            if args.app_routing
             else None,
             tags=ctx.tags,
             opts=pulumi.ResourceOptions.merge(
                 child_opts,
                 pulumi.ResourceOptions(
-                    protect=settings.production,
+                    protect=args.protect,
                     depends_on=[self.network.endpoint_subnet],
                     # The autoscaler owns the current node count.
                     ignore_changes=["agentPoolProfiles[0].count"],
@@ -198,7 +238,7 @@ class AksCluster(pulumi.ComponentResource):
             name, prefix, ctx, group, child_opts
         )
         self.maintenance = [
-            self._window(f"{name}-{suffix}", config_name, group, cluster, child_opts)
+            self._window(f"{name}-{suffix}", config_name, group, args, child_opts)
             for suffix, config_name in (
                 ("upgrades", AUTO_UPGRADE_SCHEDULE),
                 ("node-os", NODE_OS_UPGRADE_SCHEDULE),
@@ -224,8 +264,8 @@ class AksCluster(pulumi.ComponentResource):
             }
         )
 
-    def _system_pool(self, cluster: AzureCluster) -> cs.ManagedClusterAgentPoolProfileArgs:
-        pool = cluster.system_pool
+    def _system_pool(self, args: AksClusterArgs) -> cs.ManagedClusterAgentPoolProfileArgs:
+        pool = args.system_pool
         return cs.ManagedClusterAgentPoolProfileArgs(
             name="system",
             mode=cs.AgentPoolMode.SYSTEM,
@@ -238,11 +278,11 @@ class AksCluster(pulumi.ComponentResource):
             enable_auto_scaling=True,
             min_count=pool.min_count,
             max_count=pool.max_count,
-            availability_zones=list(cluster.zones) or None,
+            availability_zones=list(args.zones) or None,
             node_taints=[SYSTEM_POOL_TAINT],
             enable_node_public_ip=False,
             vnet_subnet_id=self.network.node_subnet.id,
-            orchestrator_version=cluster.kubernetes_version,
+            orchestrator_version=args.kubernetes_version,
             upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
         )
 
@@ -307,10 +347,10 @@ class AksCluster(pulumi.ComponentResource):
         name: str,
         config_name: str,
         group: pulumi.Input[str],
-        cluster: AzureCluster,
+        args: AksClusterArgs,
         opts: pulumi.ResourceOptions,
     ) -> cs.MaintenanceConfiguration:
-        window = cluster.maintenance
+        window = args.maintenance
         return cs.MaintenanceConfiguration(
             name,
             config_name=config_name,

@@ -19,9 +19,10 @@ cluster's outbound path needs no rule; a firewall added later must admit the nod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_random as random
-from kiva_policies.regions import AZURE_REGIONS
 from pulumi_azure_native import authorization, storage
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
@@ -31,6 +32,18 @@ from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE
 BACKUP_CONTAINER = "kiva-db-backups"
 #: Azure accepts exactly one lifecycle management policy per account, and it must be named `default`.
 LIFECYCLE_POLICY_NAME = "default"
+
+
+@dataclass(frozen=True)
+class BackupStorageArgs:
+    """How long deleted and superseded backups are kept, and whether the account spans zones."""
+
+    soft_delete_days: int
+    """`retention.blobSoftDeleteDays`: soft delete of blobs and containers."""
+    backup_days: int
+    """`retention.backupDays`: previous versions older than this are deleted."""
+    zone_redundant: bool
+    """ZRS instead of LRS (production, in a region with availability zones)."""
 
 
 class BackupStorage(pulumi.ComponentResource):
@@ -48,15 +61,14 @@ class BackupStorage(pulumi.ComponentResource):
         self,
         name: str,
         ctx: AzureContext,
+        args: BackupStorageArgs,
         resource_group_name: pulumi.Input[str],
         oidc_issuer_url: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:azure:BackupStorage", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
-        settings = ctx.settings
-        days = settings.retention.blob_soft_delete_days
-        zoned = AZURE_REGIONS[settings.region].zones
+        days = args.soft_delete_days
         # Account names are global, 3-24 lowercase letters and digits: `kiva<stack>bk` plus a random suffix.
         suffix = random.RandomString(
             f"{name}-suffix", length=8, special=False, upper=False, numeric=True, opts=child_opts
@@ -69,9 +81,7 @@ class BackupStorage(pulumi.ComponentResource):
             location=ctx.location,
             kind=storage.Kind.STORAGE_V2,
             sku=storage.SkuArgs(
-                name=storage.SkuName.STANDARD_ZRS
-                if zoned and settings.production
-                else storage.SkuName.STANDARD_LRS
+                name=storage.SkuName.STANDARD_ZRS if args.zone_redundant else storage.SkuName.STANDARD_LRS
             ),
             access_tier=storage.AccessTier.HOT,
             allow_blob_public_access=False,
@@ -104,9 +114,7 @@ class BackupStorage(pulumi.ComponentResource):
                 child_opts, pulumi.ResourceOptions(depends_on=[self.blob_service], protect=True)
             ),
         )
-        self.lifecycle = self._lifecycle(
-            name, resource_group_name, settings.retention.backup_days, child_opts
-        )
+        self.lifecycle = self._lifecycle(name, resource_group_name, args.backup_days, child_opts)
         self.writer = FederatedIdentity(
             f"{name}-db",
             f"{resource_prefix(name)}-db",

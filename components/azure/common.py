@@ -5,12 +5,11 @@ Kept in one place so that a tag key or a role id cannot drift between components
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization
-
-from infra.settings import StackSettings
 
 #: Audience of every federated identity credential for Kubernetes workload identity.
 WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
@@ -33,20 +32,6 @@ def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.
     )
 
 
-def azure_tags(settings: StackSettings) -> dict[str, str]:
-    """Tags on every Azure resource: stage, owner, cost centre and data classification (and any extras)."""
-    tags = settings.tags
-    return {
-        **tags.extra,
-        "stage": pulumi.get_stack(),
-        "environment": settings.environment,
-        "owner": tags.owner,
-        "costCenter": tags.cost_center,
-        "dataClassification": tags.data_classification,
-        "managedBy": "pulumi-kiva",
-    }
-
-
 def resource_prefix(name: str) -> str:
     """`<name>-<stack>`, the stem of every Azure resource name of this stack (e.g. `kiva-prod`)."""
     return f"{name}-{pulumi.get_stack()}"
@@ -54,11 +39,14 @@ def resource_prefix(name: str) -> str:
 
 @dataclass(frozen=True)
 class AzureContext:
-    """Where and how Azure resources of this stack are created; handed to every Azure component."""
+    """Where and how Azure resources of this stack are created; handed to every Azure component.
 
-    settings: StackSettings
+    Only what every component needs (region, tags, the deploying identity and its tenant): what a
+    single component needs from the stack's settings is in that component's own `Args`.
+    """
+
     location: str
-    tags: dict[str, str]
+    tags: Mapping[str, str]
     tenant_id: pulumi.Output[str]
     subscription_id: pulumi.Output[str]
     deployer_object_id: pulumi.Output[str]

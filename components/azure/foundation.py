@@ -5,19 +5,28 @@ kubeconfig the Kubernetes provider; the general pool, GPU pools and role assignm
 platform as `depends_on`, so Helm releases, model servers and External Secrets wait until nodes and
 permissions exist. The Kubernetes provider itself waits for the deployer's AKS role to propagate
 (`RbacPropagation`), so no Kubernetes call of the first `pulumi up` meets a 403.
+
+This is also the one place where the stack's settings become the Azure components' inputs: each
+component takes a small frozen `<Component>Args` of plain values, built here by `*_args`, plus the
+`AzureContext` (region, tags, deploying identity); the cluster's variant is checked once, here. No
+other module under `components/azure/` reads `StackSettings` or `pulumi.Config`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
+from kiva_policies.regions import AZURE_REGIONS
 from pulumi_azure_native import authorization
 
-from components.azure.aks_cluster import AksCluster
-from components.azure.backup_storage import BackupStorage
-from components.azure.common import AzureContext, azure_tags
-from components.azure.general_node_pool import GeneralNodePool
-from components.azure.gpu_node_pool import GpuNodePool
-from components.azure.key_vault import KeyVault, VaultNetwork, key_vault_store
+from components.azure.aks_cluster import AksCluster, AksClusterArgs, MaintenanceArgs, SystemPoolArgs
+from components.azure.backup_storage import BackupStorage, BackupStorageArgs
+from components.azure.common import AzureContext
+from components.azure.general_node_pool import GeneralNodePool, GeneralNodePoolArgs
+from components.azure.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
+from components.azure.key_vault import KeyVault, KeyVaultArgs, VaultNetwork, key_vault_store
+from components.azure.network import ClusterNetworkArgs
 from components.azure.providers import azure_provider, cluster_provider
 from components.azure.rbac_propagation import RbacPropagation
 from components.contracts import (
@@ -31,6 +40,7 @@ from components.contracts import (
 )
 from components.secret_values import platform_secret_values
 from infra.settings import AzureCluster, GpuPool, StackSettings
+from infra.settings.workloads import AKS_APP_ROUTING_CLASS
 
 #: AKS taints every node of a spot pool with this (`gpu_node_pool.SPOT_TAINT`); pods must tolerate it.
 SPOT_TOLERATION: Toleration = {
@@ -77,15 +87,121 @@ def aks_scheduling(cluster: AzureCluster) -> Scheduling:
     return Scheduling(zones=tuple(cluster.general_zones), hosts=cluster.general_pool.max_count)
 
 
+def azure_tags(settings: StackSettings) -> dict[str, str]:
+    """Tags on every Azure resource: stage, owner, cost centre and data classification (and any extras)."""
+    tags = settings.tags
+    return {
+        **tags.extra,
+        "stage": pulumi.get_stack(),
+        "environment": settings.environment,
+        "owner": tags.owner,
+        "costCenter": tags.cost_center,
+        "dataClassification": tags.data_classification,
+        "managedBy": "pulumi-kiva",
+    }
+
+
+def uses_app_routing(settings: StackSettings) -> bool:
+    """Whether the gateway's Ingress asks for AKS's application routing add-on (managed NGINX)."""
+    ingress = settings.gateway.ingress
+    return ingress is not None and ingress.class_name == AKS_APP_ROUTING_CLASS
+
+
+def aks_cluster_args(settings: StackSettings, cluster: AzureCluster) -> AksClusterArgs:
+    network = cluster.network
+    system = cluster.system_pool
+    window = cluster.maintenance
+    return AksClusterArgs(
+        kubernetes_version=cluster.kubernetes_version,
+        sku_tier=cluster.sku_tier,
+        system_pool=SystemPoolArgs(
+            vm_size=system.vm_size,
+            os_disk_size_gb=system.os_disk_size_gb,
+            min_count=system.min_count,
+            max_count=system.max_count,
+        ),
+        zones=tuple(cluster.zones),
+        admin_group_object_ids=tuple(cluster.admin_group_object_ids),
+        network_policy=cluster.network_policy,
+        network=ClusterNetworkArgs(
+            vnet_cidr=network.vnet_cidr,
+            node_subnet_cidr=network.node_subnet_cidr,
+            private_endpoint_subnet_cidr=network.private_endpoint_subnet_cidr,
+        ),
+        pod_cidr=network.pod_cidr,
+        service_cidr=network.service_cidr,
+        dns_service_ip=network.dns_service_ip,
+        private_api_server=cluster.api_server.private,
+        authorized_ip_ranges=tuple(cluster.api_server.authorized_ip_ranges),
+        maintenance=MaintenanceArgs(
+            day_of_week=window.day_of_week,
+            start_hour=window.start_hour,
+            duration_hours=window.duration_hours,
+            utc_offset=window.utc_offset,
+        ),
+        log_retention_days=settings.retention.log_analytics_days,
+        app_routing=uses_app_routing(settings),
+        protect=settings.production,
+    )
+
+
+def general_node_pool_args(cluster: AzureCluster) -> GeneralNodePoolArgs:
+    pool = cluster.general_pool
+    return GeneralNodePoolArgs(
+        vm_size=pool.vm_size,
+        os_disk_size_gb=pool.os_disk_size_gb,
+        min_count=pool.min_count,
+        max_count=pool.max_count,
+        zones=tuple(cluster.general_zones),
+        kubernetes_version=cluster.kubernetes_version,
+    )
+
+
+def gpu_node_pool_args(pool: GpuPool, kubernetes_version: str) -> GpuNodePoolArgs:
+    sku = pool.sku
+    assert sku is not None, "validated: Azure pools have a known vmSize"
+    return GpuNodePoolArgs(
+        name=pool.name,
+        vm_size=sku.vm_size,
+        gpu_type=pool.kind,
+        os_disk_size_gb=pool.os_disk_size_gb,
+        min_count=pool.min_count,
+        max_count=pool.max_count,
+        zones=tuple(pool.zones),
+        spot=pool.spot,
+        aks_installs_driver=pool.driver != "operator",
+        kubernetes_version=kubernetes_version,
+    )
+
+
+def key_vault_args(
+    settings: StackSettings, cluster: AzureCluster, values: Mapping[str, pulumi.Output[str]]
+) -> KeyVaultArgs:
+    return KeyVaultArgs(
+        private_endpoint=cluster.key_vault.private_endpoint,
+        allowed_ips=tuple(cluster.key_vault.allowed_ips),
+        soft_delete_days=settings.retention.key_vault_soft_delete_days,
+        values=values,
+    )
+
+
+def backup_storage_args(settings: StackSettings) -> BackupStorageArgs:
+    return BackupStorageArgs(
+        soft_delete_days=settings.retention.blob_soft_delete_days,
+        backup_days=settings.retention.backup_days,
+        zone_redundant=AZURE_REGIONS[settings.region].zones and settings.production,
+    )
+
+
 def build_azure_foundation(
     name: str, settings: StackSettings, config: pulumi.Config, generated: dict[str, pulumi.Output[str]]
 ) -> CloudFoundation:
     cluster_settings = settings.cluster
-    assert isinstance(cluster_settings, AzureCluster)
+    if not isinstance(cluster_settings, AzureCluster):
+        raise TypeError(f"the Azure foundation needs an Azure cluster, got {type(cluster_settings).__name__}")
     provider = azure_provider(name, settings.region)
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=provider))
     ctx = AzureContext(
-        settings=settings,
         location=settings.region,
         tags=azure_tags(settings),
         tenant_id=client.tenant_id,
@@ -94,12 +210,12 @@ def build_azure_foundation(
     )
     azure_opts = pulumi.ResourceOptions(providers=[provider])
 
-    aks = AksCluster(name, ctx, opts=azure_opts)
+    aks = AksCluster(name, ctx, aks_cluster_args(settings, cluster_settings), opts=azure_opts)
     group = aks.resource_group.name
     general = GeneralNodePool(
         f"{name}-general",
         ctx,
-        cluster_settings,
+        general_node_pool_args(cluster_settings),
         resource_group_name=group,
         cluster_name=aks.cluster.name,
         subnet_id=aks.network.node_subnet.id,
@@ -113,11 +229,10 @@ def build_azure_foundation(
         gpu = GpuNodePool(
             f"{name}-gpu-{pool.name}",
             ctx,
-            pool,
+            gpu_node_pool_args(pool, cluster_settings.kubernetes_version),
             resource_group_name=group,
             cluster_name=aks.cluster.name,
             subnet_id=aks.network.node_subnet.id,
-            kubernetes_version=cluster_settings.kubernetes_version,
             opts=pulumi.ResourceOptions.merge(azure_opts, pulumi.ResourceOptions(depends_on=[previous])),
         )
         pools.append(gpu)
@@ -126,6 +241,7 @@ def build_azure_foundation(
     vault = KeyVault(
         name,
         ctx,
+        key_vault_args(settings, cluster_settings, values),
         group,
         VaultNetwork(
             vnet_id=aks.network.vnet.id,
@@ -133,10 +249,11 @@ def build_azure_foundation(
             node_subnet_id=aks.network.node_subnet.id,
         ),
         aks.oidc_issuer_url,
-        values,
         opts=azure_opts,
     )
-    backups = BackupStorage(f"{name}-backups", ctx, group, aks.oidc_issuer_url, opts=azure_opts)
+    backups = BackupStorage(
+        f"{name}-backups", ctx, backup_storage_args(settings), group, aks.oidc_issuer_url, opts=azure_opts
+    )
     rbac_ready = RbacPropagation(f"{name}-deployer-rbac-propagation", aks.deployer_admin)
     kubernetes = cluster_provider(
         name, aks.kubeconfig, aks.cluster.id, opts=pulumi.ResourceOptions(depends_on=[rbac_ready])

@@ -9,11 +9,12 @@ release times out and rolls back. This pool has no taints, is autoscaled between
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi_azure_native import containerservice as cs
 
 from components.azure.common import AzureContext
-from infra.settings import AzureCluster
 
 #: Name of the pool in AKS (lowercase letters and digits, at most 12 characters for Linux pools).
 GENERAL_POOL_NAME = "general"
@@ -25,6 +26,18 @@ def general_pool_labels() -> dict[str, str]:
     return {GENERAL_POOL_LABEL: GENERAL_POOL_NAME}
 
 
+@dataclass(frozen=True)
+class GeneralNodePoolArgs:
+    """Size and placement of the general pool (`kiva:cluster.generalPool`, zones already resolved)."""
+
+    vm_size: str
+    os_disk_size_gb: int
+    min_count: int
+    max_count: int
+    zones: tuple[str, ...]
+    kubernetes_version: str
+
+
 class GeneralNodePool(pulumi.ComponentResource):
     """An autoscaled, untainted `AgentPool` (mode User) in the cluster's node subnet."""
 
@@ -34,7 +47,7 @@ class GeneralNodePool(pulumi.ComponentResource):
         self,
         name: str,
         ctx: AzureContext,
-        cluster: AzureCluster,
+        args: GeneralNodePoolArgs,
         resource_group_name: pulumi.Input[str],
         cluster_name: pulumi.Input[str],
         subnet_id: pulumi.Input[str],
@@ -42,7 +55,6 @@ class GeneralNodePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("kiva:azure:GeneralNodePool", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
-        pool = cluster.general_pool
         self.agent_pool = cs.AgentPool(
             name,
             agent_pool_name=GENERAL_POOL_NAME,
@@ -50,19 +62,19 @@ class GeneralNodePool(pulumi.ComponentResource):
             resource_name_=cluster_name,
             mode=cs.AgentPoolMode.USER,
             type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
-            vm_size=pool.vm_size,
+            vm_size=args.vm_size,
             os_type=cs.OSType.LINUX,
             os_sku=cs.OSSKU.AZURE_LINUX,
-            os_disk_size_gb=pool.os_disk_size_gb,
-            count=pool.min_count,
+            os_disk_size_gb=args.os_disk_size_gb,
+            count=args.min_count,
             enable_auto_scaling=True,
-            min_count=pool.min_count,
-            max_count=pool.max_count,
-            availability_zones=cluster.general_zones or None,
+            min_count=args.min_count,
+            max_count=args.max_count,
+            availability_zones=list(args.zones) or None,
             node_labels=general_pool_labels(),
             enable_node_public_ip=False,
             vnet_subnet_id=subnet_id,
-            orchestrator_version=cluster.kubernetes_version,
+            orchestrator_version=args.kubernetes_version,
             upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
             tags=ctx.tags,
             # The autoscaler owns the current node count.

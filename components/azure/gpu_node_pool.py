@@ -9,11 +9,12 @@ requires to be decided when the pool is created.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi_azure_native import containerservice as cs
 
 from components.azure.common import AzureContext
-from infra.settings import GpuPool
 
 GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
 #: AKS puts this taint on spot pools itself; stating it keeps the plan honest and avoids a diff.
@@ -22,8 +23,26 @@ GPU_POOL_LABEL = "kiva.platform/gpu-pool"
 GPU_TYPE_LABEL = "kiva.platform/gpu"
 
 
-def gpu_pool_labels(pool: GpuPool) -> dict[str, str]:
-    return {"nvidia.com/gpu.present": "true", GPU_TYPE_LABEL: pool.kind, GPU_POOL_LABEL: pool.name}
+@dataclass(frozen=True)
+class GpuNodePoolArgs:
+    """One `kiva:gpuPools` entry as AKS creates it: the VM size resolved from the known-SKU table."""
+
+    name: str
+    vm_size: str
+    gpu_type: str
+    """The GPU type (`t4`, `a10`, `a100`, `h100`), the value of the `kiva.platform/gpu` label."""
+    os_disk_size_gb: int
+    min_count: int
+    max_count: int
+    zones: tuple[str, ...]
+    spot: bool
+    aks_installs_driver: bool
+    """AKS installs the NVIDIA driver (`driver: aks`), else the NVIDIA GPU operator does."""
+    kubernetes_version: str
+
+
+def gpu_pool_labels(pool: GpuNodePoolArgs) -> dict[str, str]:
+    return {"nvidia.com/gpu.present": "true", GPU_TYPE_LABEL: pool.gpu_type, GPU_POOL_LABEL: pool.name}
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -35,17 +54,14 @@ class GpuNodePool(pulumi.ComponentResource):
         self,
         name: str,
         ctx: AzureContext,
-        pool: GpuPool,
+        pool: GpuNodePoolArgs,
         resource_group_name: pulumi.Input[str],
         cluster_name: pulumi.Input[str],
         subnet_id: pulumi.Input[str],
-        kubernetes_version: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:azure:GpuNodePool", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
-        sku = pool.sku
-        assert sku is not None, "validated: Azure pools have a known vmSize"
         self.agent_pool = cs.AgentPool(
             name,
             agent_pool_name=pool.name,
@@ -53,7 +69,7 @@ class GpuNodePool(pulumi.ComponentResource):
             resource_name_=cluster_name,
             mode=cs.AgentPoolMode.USER,
             type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
-            vm_size=sku.vm_size,
+            vm_size=pool.vm_size,
             os_type=cs.OSType.LINUX,
             os_sku=cs.OSSKU.UBUNTU,
             os_disk_size_gb=pool.os_disk_size_gb,
@@ -65,11 +81,11 @@ class GpuNodePool(pulumi.ComponentResource):
             node_taints=[GPU_TAINT, SPOT_TAINT] if pool.spot else [GPU_TAINT],
             node_labels=gpu_pool_labels(pool),
             gpu_profile=cs.GPUProfileArgs(
-                driver=cs.GPUDriver.NONE if pool.driver == "operator" else cs.GPUDriver.INSTALL
+                driver=cs.GPUDriver.INSTALL if pool.aks_installs_driver else cs.GPUDriver.NONE
             ),
             enable_node_public_ip=False,
             vnet_subnet_id=subnet_id,
-            orchestrator_version=kubernetes_version,
+            orchestrator_version=pool.kubernetes_version,
             upgrade_settings=None if pool.spot else cs.AgentPoolUpgradeSettingsArgs(max_surge="1"),
             tags=ctx.tags,
             scale_set_priority=cs.ScaleSetPriority.SPOT if pool.spot else None,

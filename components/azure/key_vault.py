@@ -30,7 +30,6 @@ from components.contracts import (
     ExternalSecretsStore,
     SecretName,
 )
-from infra.settings import AzureCluster
 
 #: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud).
 PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
@@ -75,6 +74,18 @@ def key_vault_store(
 
 
 @dataclass(frozen=True)
+class KeyVaultArgs:
+    """Network access (`kiva:cluster.keyVault`), soft-delete retention and the secrets to store."""
+
+    private_endpoint: bool
+    allowed_ips: tuple[str, ...]
+    soft_delete_days: int
+    """`retention.keyVaultSoftDeleteDays`."""
+    values: Mapping[str, pulumi.Output[str]]
+    """Secret name to value, every value a Pulumi secret (`platform_secret_values`)."""
+
+
+@dataclass(frozen=True)
 class VaultNetwork:
     """The cluster's network as the vault sees it.
 
@@ -101,18 +112,14 @@ class KeyVault(pulumi.ComponentResource):
         self,
         name: str,
         ctx: AzureContext,
+        args: KeyVaultArgs,
         resource_group_name: pulumi.Input[str],
         network_placement: VaultNetwork,
         oidc_issuer_url: pulumi.Input[str],
-        values: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:azure:KeyVault", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
-        cluster = ctx.settings.cluster
-        assert isinstance(cluster, AzureCluster)
-        access = cluster.key_vault
-        retention = ctx.settings.retention
 
         # Vault names are global and at most 24 characters: `<prefix>-kv-` plus a stable random suffix.
         suffix = random.RandomString(
@@ -129,12 +136,12 @@ class KeyVault(pulumi.ComponentResource):
                 enable_rbac_authorization=True,
                 enable_purge_protection=True,
                 enable_soft_delete=True,
-                soft_delete_retention_in_days=retention.key_vault_soft_delete_days,
-                public_network_access="Disabled" if access.private_endpoint else "Enabled",
+                soft_delete_retention_in_days=args.soft_delete_days,
+                public_network_access="Disabled" if args.private_endpoint else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
                     default_action=keyvault.NetworkRuleAction.DENY,
                     bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
-                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in access.allowed_ips],
+                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in args.allowed_ips],
                     virtual_network_rules=[
                         keyvault.VirtualNetworkRuleArgs(id=network_placement.node_subnet_id)
                     ],
@@ -168,7 +175,7 @@ class KeyVault(pulumi.ComponentResource):
         self.role_assignments = [officer, reader_role]
         self.private_endpoint = (
             self._private_endpoint(name, ctx, resource_group_name, network_placement, child_opts)
-            if access.private_endpoint
+            if args.private_endpoint
             else None
         )
         secret_opts = pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(depends_on=[officer]))
@@ -186,7 +193,7 @@ class KeyVault(pulumi.ComponentResource):
                     pulumi.ResourceOptions(protect=secret_name == SecretName.SALT_KEY),
                 ),
             )
-            for secret_name, value in values.items()
+            for secret_name, value in args.values.items()
         }
         self.vault_url = self.vault.properties.apply(lambda p: p.vault_uri or "")
         self.register_outputs({"vaultUrl": self.vault_url, "readerClientId": self.reader.client_id})

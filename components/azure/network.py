@@ -13,14 +13,24 @@ service endpoint is simply not used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi_azure_native import network
 
 from components.azure.common import AzureContext
-from infra.settings.cluster import AzureNetwork
 
 #: Service endpoints on the node subnet, so that vault firewalls can admit the nodes by subnet.
 NODE_SUBNET_SERVICE_ENDPOINTS = ("Microsoft.KeyVault",)
+
+
+@dataclass(frozen=True)
+class ClusterNetworkArgs:
+    """Address ranges of the VNet and its two subnets (`kiva:cluster.network`, validated there)."""
+
+    vnet_cidr: str
+    node_subnet_cidr: str
+    private_endpoint_subnet_cidr: str
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -35,7 +45,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         name: str,
         ctx: AzureContext,
         resource_group_name: pulumi.Input[str],
-        layout: AzureNetwork,
+        layout: ClusterNetworkArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:azure:ClusterNetwork", name, None, opts)

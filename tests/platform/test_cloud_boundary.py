@@ -146,6 +146,62 @@ def test_the_settings_check_catches_a_settings_parameter() -> None:
     assert _named("if isinstance(settings.cluster, AzureCluster): ...") == {"AzureCluster"}
 
 
+AZURE = PLATFORM.parent / "azure"
+#: The Azure layer's assembly: it alone reads the settings and checks the cluster's variant.
+AZURE_ASSEMBLY = AZURE / "foundation.py"
+AZURE_COMPONENT_MODULES = sorted(set(AZURE.glob("*.py")) - {AZURE_ASSEMBLY})
+
+
+def _variant_asserts(tree: ast.Module) -> list[str]:
+    """`assert isinstance(...)` statements: a component re-narrowing a settings variant."""
+    return [
+        ast.unparse(node.test)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assert)
+        and isinstance(node.test, ast.Call)
+        and isinstance(node.test.func, ast.Name)
+        and node.test.func.id == "isinstance"
+    ]
+
+
+def test_every_azure_component_module_is_checked() -> None:
+    assert AZURE_ASSEMBLY.exists()
+    assert {"aks_cluster.py", "key_vault.py", "backup_storage.py", "gpu_node_pool.py", "common.py"} <= {
+        module.name for module in AZURE_COMPONENT_MODULES
+    }
+
+
+@pytest.mark.parametrize("module", AZURE_COMPONENT_MODULES, ids=lambda module: module.name)
+def test_azure_components_never_see_the_settings(module: Path) -> None:
+    """An Azure component is built from its `Args` and the `AzureContext`; `foundation.py` builds both."""
+    tree = ast.parse(module.read_text())
+    leaks = _settings_names(tree)
+    assert leaks == set(), f"{module.name} reaches {sorted(leaks)}: take it through the component's Args"
+    settings_imports = [name for name in _imports(tree) if name.startswith("infra.settings")]
+    assert settings_imports == [], (
+        f"{module.name} imports {settings_imports}: build its Args in foundation.py"
+    )
+    asserts = _variant_asserts(tree)
+    assert asserts == [], f"{module.name} re-narrows {asserts}: the assembly checks the variant once"
+
+
+def test_the_variant_check_catches_a_re_narrowing() -> None:
+    """The scan itself: the old `AksCluster` body (settings from the context, narrowed again) is caught."""
+    source = (
+        "from infra.settings import AzureCluster\n"
+        "def build(ctx):\n"
+        "    cluster = ctx.settings.cluster\n"
+        "    assert isinstance(cluster, AzureCluster)\n"
+        "    assert cluster is not None\n"
+    )
+    tree = ast.parse(source)
+    assert _variant_asserts(tree) == ["isinstance(cluster, AzureCluster)"]
+    assert [n for n in _imports(tree) if n.startswith("infra.settings")] == [
+        "infra.settings",
+        "infra.settings.AzureCluster",
+    ]
+
+
 def test_the_check_catches_a_switch(tmp_path: Path) -> None:
     """The scan itself: a module like the old database.py would be caught."""
     source = (
