@@ -13,9 +13,12 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from infra.offline.engine import Plan
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
@@ -64,6 +67,29 @@ class _KivaGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+_project_dir_option = click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory with Pulumi.yaml and the stack files.",
+)
+
+
+def _run_plan(project_dir: Path, stack: str) -> Plan:
+    """The real program for `stack` under the mock engine; a configuration error is a usage error."""
+    import pulumi
+
+    from infra.offline.engine import run_program
+    from infra.offline.stackfile import read_stack_file
+    from infra.settings import ConfigError
+
+    try:
+        return run_program(read_stack_file(project_dir, stack))
+    except (ConfigError, pulumi.RunError) as error:
+        raise Failure(str(error)) from None
+
+
 @click.group(cls=_KivaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kiva-platform")
 def main() -> None:
@@ -89,13 +115,7 @@ def main() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Policy pack config (default: policies/config/<stack>.json).",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Directory with Pulumi.yaml and the stack files.",
-)
+@_project_dir_option
 @_no_traceback
 def plan(
     stack: str,
@@ -105,21 +125,11 @@ def plan(
     project_dir: Path,
 ) -> None:
     """Run the real program for STACK under Pulumi's mock engine, then the policy pack over it."""
-    import pulumi
-
     from infra.offline.digest import preview_digest
-    from infra.offline.engine import run_program
     from infra.offline.manifests import write_manifests
     from infra.offline.preview_file import planned_resources
-    from infra.offline.stackfile import read_stack_file
-    from infra.settings import ConfigError
 
-    try:
-        result = run_program(read_stack_file(project_dir, stack))
-    except ConfigError as error:
-        raise Failure(str(error)) from None
-    except pulumi.RunError as error:
-        raise Failure(str(error)) from None
+    result = _run_plan(project_dir, stack)
     digest = preview_digest(result)
     if json_file:
         json_file.write_text(json.dumps(digest, indent=2) + "\n", encoding="utf-8")
@@ -190,13 +200,7 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
     type=click.Path(file_okay=False, path_type=Path),
     help="Chart cache folder (default: $KIVA_CHARTS_DIR, else ~/.cache/kiva/charts; missing charts are pulled).",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Directory with Pulumi.yaml and the stack files.",
-)
+@_project_dir_option
 @click.option("--timeout", type=click.FloatRange(min=10), default=300, show_default=True, help="Seconds.")
 @_no_traceback
 def twin(
@@ -211,20 +215,10 @@ def twin(
 
     Exit 0 when every object is accepted and every pod placed, 1 otherwise, 2 for usage or setup errors.
     """
-    import pulumi
-
-    from infra.offline.engine import run_program
-    from infra.offline.stackfile import read_stack_file
-    from infra.settings import ConfigError
     from infra.twin.api import TwinError
     from infra.twin.run import twin as run_twin
 
-    try:
-        result = run_program(read_stack_file(project_dir, stack))
-    except ConfigError as error:
-        raise Failure(str(error)) from None
-    except pulumi.RunError as error:
-        raise Failure(str(error)) from None
+    result = _run_plan(project_dir, stack)
     try:
         verdict = run_twin(
             result,

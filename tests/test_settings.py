@@ -170,7 +170,7 @@ def test_cluster_issuer_must_be_created_or_declared():
     assert "kiva:gateway.ingress.clusterIssuer: no ClusterIssuer 'kiva-internal-ca'" in message
 
 
-def test_region_with_a_slash_is_accepted_but_not_other_label_breakers():
+def test_region_with_a_space_is_refused():
     assert "kiva:region" in error_of("local", region="DE FRA")
 
 

@@ -239,6 +239,33 @@ def gpu_count(spec: Mapping[str, Any], names: Sequence[str]) -> int:
     return total
 
 
+def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
+    """A Kubernetes LabelSelector against labels: matchLabels and matchExpressions ANDed.
+
+    The empty selector selects everything; an absent (or malformed) one selects nothing. Values are
+    compared as strings, as the API server stores labels.
+    """
+    if not isinstance(selector, Mapping):
+        return False
+    match_labels = get(selector, "matchLabels", default={}) or {}
+    if any(str(labels.get(str(key))) != str(match_labels[key]) for key in match_labels):
+        return False
+    for expression in as_list(get(selector, "matchExpressions")):
+        key, operator = str(get(expression, "key")), get(expression, "operator")
+        values = [str(v) for v in as_list(get(expression, "values"))]
+        present = key in labels
+        value = str(labels[key]) if present else None
+        if operator == "In" and value not in values:
+            return False
+        if operator == "NotIn" and present and value in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
 def normalize_location(value: str) -> str:
     """`Germany West Central` → `germanywestcentral` (ARM accepts both spellings)."""
     return value.replace(" ", "").lower()

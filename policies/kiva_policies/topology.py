@@ -35,6 +35,7 @@ from kiva_policies.base import (
     pod_spec,
     pod_template_labels,
     run_checks,
+    selector_matches,
     settings,
     string_list,
 )
@@ -190,30 +191,6 @@ gpu_workloads_on_gpu_pools = StackValidationPolicy(
 REPLICATED_KINDS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
 
 
-def _matches(selector: Any, labels: Mapping[str, Any]) -> bool:
-    """Does a label selector (matchLabels only; matchExpressions In/Exists) select these labels?"""
-    if not isinstance(selector, Mapping):
-        return False
-    match_labels = get(selector, "matchLabels", default={}) or {}
-    expressions = as_list(get(selector, "matchExpressions"))
-    if not match_labels and not expressions:
-        return True  # the empty selector selects every pod
-    if not all(labels.get(k) == match_labels[k] for k in match_labels):
-        return False
-    for expression in expressions:
-        key, operator = get(expression, "key"), get(expression, "operator")
-        values = as_list(get(expression, "values"))
-        if (operator == "In" and labels.get(key) not in values) or (
-            operator == "Exists" and key not in labels
-        ):
-            return False
-        if (operator == "NotIn" and labels.get(key) in values) or (
-            operator == "DoesNotExist" and key in labels
-        ):
-            return False
-    return True
-
-
 def _check_pdbs(args: StackValidationArgs, report: ReportViolation) -> None:
     budgets = [
         (namespace_of(r.props), get(r.props, "spec", "selector"))
@@ -237,7 +214,7 @@ def _check_pdbs(args: StackValidationArgs, report: ReportViolation) -> None:
         if replicas <= 1:
             return
         labels = pod_template_labels(resource.resource_type, resource.props)
-        if not any(ns == namespace and _matches(selector, labels) for ns, selector in budgets):
+        if not any(ns == namespace and selector_matches(selector, labels) for ns, selector in budgets):
             report(
                 f"{display_name(resource.props, resource.name)} runs {replicas:g} replicas but no "
                 "PodDisruptionBudget selects its pods; a node drain could stop all of them at once. Add a "

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiva_policies.base import as_list, get, is_list, is_number
+from kiva_policies.base import as_list, get, is_list, is_number, selector_matches
 
 
 @dataclass(frozen=True)
@@ -131,32 +131,6 @@ def parse_policy(props: Mapping[str, Any], urn: str, fallback_name: str) -> Netw
                 )
             )
     return policy
-
-
-def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    """A `LabelSelector` against labels: matchLabels and matchExpressions ANDed; empty selects all."""
-    if selector is None:
-        return False
-    if not isinstance(selector, Mapping):
-        return False
-    match_labels = get(selector, "matchLabels", default={}) or {}
-    for key in match_labels:
-        if labels.get(str(key)) != str(match_labels[key]):
-            return False
-    for expression in as_list(get(selector, "matchExpressions")):
-        key = str(get(expression, "key"))
-        operator = get(expression, "operator")
-        values = [str(v) for v in as_list(get(expression, "values"))]
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
 
 
 def selector_matches_specific(selector: Any) -> bool:

@@ -140,17 +140,22 @@ def _aks_pool(
     )
 
 
-def platform_annotation(resources: list[Any], key: str) -> Any:
+def annotated_namespace(resources: list[Any], key: str) -> tuple[Any, str]:
+    """The JSON value of a platform-namespace annotation (None if absent or malformed) and that namespace's URN."""
     for resource in resources:
         if type_of(resource) != NAMESPACE:
             continue
         value = get(props_of(resource), "metadata", "annotations", key)
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                return json.loads(value), resource.urn
             except json.JSONDecodeError:
-                return None
-    return None
+                return None, resource.urn
+    return None, ""
+
+
+def platform_annotation(resources: list[Any], key: str) -> Any:
+    return annotated_namespace(resources, key)[0]
 
 
 def _declared_pool(entry: Mapping[str, Any], urn: str) -> NodePool:
@@ -209,17 +214,8 @@ def node_pools(resources: list[Any]) -> list[NodePool] | None:
                 name = str(get(props, "agentPoolName", default=None) or resource.name)
                 pools.append(_aks_pool(props, name, resource.urn, location, network))
         return pools
-    declared = platform_annotation(resources, NODE_POOLS_ANNOTATION)
+    declared, urn = annotated_namespace(resources, NODE_POOLS_ANNOTATION)
     if isinstance(declared, list) and declared:
-        urn = next(
-            (
-                r.urn
-                for r in resources
-                if type_of(r) == NAMESPACE
-                and get(props_of(r), "metadata", "annotations", NODE_POOLS_ANNOTATION)
-            ),
-            "",
-        )
         return [_declared_pool(entry, urn) for entry in declared if isinstance(entry, Mapping)]
     return None
 
@@ -235,18 +231,9 @@ class Prerequisites:
 
 
 def prerequisites(resources: list[Any]) -> Prerequisites:
-    declared = platform_annotation(resources, PREREQUISITES_ANNOTATION)
+    declared, urn = annotated_namespace(resources, PREREQUISITES_ANNOTATION)
     if not isinstance(declared, Mapping):
         return Prerequisites()
-    urn = next(
-        (
-            r.urn
-            for r in resources
-            if type_of(r) == NAMESPACE
-            and get(props_of(r), "metadata", "annotations", PREREQUISITES_ANNOTATION)
-        ),
-        "",
-    )
 
     def names(key: str) -> frozenset[str]:
         return frozenset(str(v) for v in as_list(declared.get(key)))

@@ -29,6 +29,7 @@ from kiva_policies.base import (
     namespace_of,
     pod_spec,
     pod_template_labels,
+    selector_matches,
 )
 from kiva_policies.day_one import charts, quantities
 from kiva_policies.day_one.nodes import HOST_KEY
@@ -107,32 +108,10 @@ def _node_terms(affinity: Any) -> list[list[Mapping[str, Any]]] | None:
     return terms
 
 
-def selects(selector: Any, labels: Mapping[str, Any]) -> bool:
-    """A LabelSelector (matchLabels + matchExpressions) against labels; an absent selector selects nothing."""
-    if not isinstance(selector, Mapping):
-        return False
-    match_labels = get(selector, "matchLabels", default={}) or {}
-    if any(labels.get(k) != match_labels[k] for k in match_labels):
-        return False
-    for expression in as_list(get(selector, "matchExpressions")):
-        key, operator = get(expression, "key"), get(expression, "operator")
-        values = [str(v) for v in as_list(get(expression, "values"))]
-        present = key in labels
-        if operator == "In" and not (present and str(labels[key]) in values):
-            return False
-        if operator == "NotIn" and present and str(labels[key]) in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
-
-
 def _spread_keys(affinity: Any, own_labels: Mapping[str, Any]) -> set[str]:
     keys = set()
     for term in as_list(get(affinity, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")):
-        if selects(get(term, "labelSelector"), own_labels) and get(term, "topologyKey"):
+        if selector_matches(get(term, "labelSelector"), own_labels) and get(term, "topologyKey"):
             keys.add(str(get(term, "topologyKey")))
     return keys
 
@@ -164,7 +143,8 @@ def _from_spec(
     )
 
 
-def _hpa_bounds(resources: list[Any]) -> dict[tuple[str, str, str], int]:
+def hpa_maximums(resources: list[Any]) -> dict[tuple[str, str, str], int]:
+    """`maxReplicas` of every HorizontalPodAutoscaler by (namespace, target kind, target name)."""
     bounds = {}
     for resource in resources:
         if type_of(resource) != HPA:
@@ -185,7 +165,7 @@ def _hpa_bounds(resources: list[Any]) -> dict[tuple[str, str, str], int]:
 
 def pod_groups(resources: list[Any]) -> list[PodGroup]:
     groups: list[PodGroup] = []
-    hpa = _hpa_bounds(resources)
+    hpa = hpa_maximums(resources)
     for resource in resources:
         kind_type = type_of(resource)
         props = props_of(resource)

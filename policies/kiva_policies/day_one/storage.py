@@ -20,7 +20,6 @@ from typing import Any
 from pulumi_policy import Policy, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from kiva_policies.base import (
-    HPA,
     MANDATORY,
     POD_SPEC_PATHS,
     as_list,
@@ -30,6 +29,7 @@ from kiva_policies.base import (
     namespace_of,
     pod_spec,
 )
+from kiva_policies.day_one.pods import hpa_maximums
 from kiva_policies.day_one.resources import props_of, type_of
 
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -83,19 +83,7 @@ def _check(args: StackValidationArgs, report: ReportViolation) -> None:
             name = str(get(props, "metadata", "name", default=resource.name))
             modes = [str(m) for m in as_list(get(props, "spec", "accessModes"))]
             claims[(namespace_of(props), name)] = (resource.urn, modes)
-    hpa_max: dict[tuple[str, str, str], int] = {}
-    for resource in resources:
-        if type_of(resource) == HPA:
-            props = props_of(resource)
-            most = get(props, "spec", "maxReplicas")
-            target = get(props, "spec", "scaleTargetRef", default={}) or {}
-            if is_number(most):
-                key = (
-                    namespace_of(props),
-                    str(get(target, "kind", default="")),
-                    str(get(target, "name", default="")),
-                )
-                hpa_max[key] = int(most)
+    hpa_max = hpa_maximums(resources)
     users: dict[tuple[str, str], list[str]] = {}
     for resource in resources:
         resource_type = type_of(resource)
