@@ -1,5 +1,6 @@
 """The Pulumi project file is valid for the real CLI, and the layout is what DESIGN.md promises."""
 
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -60,3 +61,13 @@ def test_policy_pack_installs_a_hashed_lock_that_matches_the_project_pins():
     for package in ("pulumi", "pulumi-policy", "pyyaml"):
         pin = next(p for p in pins if p.startswith(f"{package}=="))
         assert f"\n{pin} \\" in lock, pin
+
+
+def test_no_generic_package_name_is_installed_into_site_packages():
+    """The project is installed editable only (hatch_build.py refuses a regular wheel): site-packages
+    gets a `.pth` path entry and the `kiva` script, never a copy of `infra/` or `components/`."""
+    installed = [str(path) for path in importlib.metadata.distribution("kiva-platform").files or []]
+    top_level = {path.split("/", 1)[0] for path in installed if not path.startswith("..")}
+    packages = {name for name in top_level if not name.endswith((".pth", ".dist-info"))}
+    assert packages == set(), packages
+    assert "_editable_impl_kiva_platform.pth" in top_level
