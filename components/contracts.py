@@ -77,6 +77,20 @@ class BackupCredentials:
 
 
 @dataclass(frozen=True)
+class EndpointCa:
+    """The Secret (in the platform namespace) holding the backup endpoint's CA bundle.
+
+    `ObjectStore.spec.configuration.endpointCA` is a Secret key selector (`name`, `key`; CRD
+    `objectstores.barmancloud.cnpg.io`, plugin-barman-cloud 0.7.0).
+    """
+
+    secret: str
+    key: str
+    pem: str | None = None
+    """The bundle, for the platform to write into `secret`; `None`: the Secret exists already."""
+
+
+@dataclass(frozen=True)
 class BackupTarget:
     """Where database backups go, in the terms the Barman Cloud plugin and the database pods need.
 
@@ -99,6 +113,9 @@ class BackupTarget:
     """Annotations of the database cluster's service account (`Cluster.spec.serviceAccountTemplate`)."""
     credentials: BackupCredentials | None = None
     """The Secret the configuration's credentials block reads, or `None` when it reads none."""
+    endpoint_ca: EndpointCa | None = None
+    """The CA bundle the configuration's `endpointCA` names, where the store's endpoint has a
+    certificate of an internal CA; `None`: the public trust store suffices."""
 
 
 #: A Kubernetes `Toleration` in its API shape (`key`, `operator`, `value`, `effect`).
@@ -123,6 +140,9 @@ class GpuNodes:
     cuda_compatibility: bool
     """Whether vLLM must run CUDA in forward-compatibility mode (`VLLM_ENABLE_CUDA_COMPATIBILITY`),
     because the nodes' driver is older than the image's CUDA."""
+    runtime_class: str | None = None
+    """RuntimeClass the pool's GPU pods must name (`runtimeClassName`), e.g. `nvidia` where the nodes'
+    default container runtime is not the NVIDIA one (k3s, RKE2); `None`: the default runtime."""
 
 
 @dataclass(frozen=True)

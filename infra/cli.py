@@ -146,7 +146,53 @@ def plan(
         None,
         header=f"Plan of stack {stack} (project {result.project}): "
         f"{sum(r.custom for r in result.resources)} resources",
+        declared=_declared(result.config),
+        environment=result.config.get("kiva:environment"),
     )
+
+
+def _declared(config: dict[str, Any]) -> tuple[str, str] | None:
+    """The stack's own `kiva:region` and `kiva:jurisdiction` (validated by the program before it ran)."""
+    region, jurisdiction = config.get("kiva:region"), config.get("kiva:jurisdiction")
+    return (str(region), str(jurisdiction)) if region and jurisdiction else None
+
+
+@main.command("policy-config")
+@click.argument("stack")
+@_project_dir_option
+@_no_traceback
+def policy_config_command(stack: str, project_dir: Path) -> None:
+    """Print the policy config STACK gets without a file of its own, as JSON.
+
+    Residency comes from the stack's `kiva:region` and `kiva:jurisdiction`; every other policy is
+    mandatory with the strictest settings of the shipped stages of the stack's `kiva:environment`
+    (dev and local for development, prod for production). Write it, review it, and commit it:
+
+    \b
+    kiva policy-config stackit-prod > policies/config/stackit-prod.json
+    pulumi preview -s stackit-prod --policy-pack policies --policy-pack-config policies/config/stackit-prod.json
+    """
+    from kiva_policies.runner import CONFIG_DIR, derive_policy_config
+
+    from infra.offline.stackfile import read_stack_file
+    from infra.settings import ConfigError, load_settings
+    from infra.settings.loader import NAMESPACE
+
+    try:
+        stack_file = read_stack_file(project_dir, stack)
+        prefix = f"{NAMESPACE}:"
+        raw = {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)}
+        secrets = {k.removeprefix(prefix) for k in stack_file.secret_keys if k.startswith(prefix)}
+        settings = load_settings(raw, secrets, source=stack_file.path.name)
+    except ConfigError as error:
+        raise Failure(str(error)) from None
+    config, notes = derive_policy_config(settings.region, settings.jurisdiction, settings.environment)
+    existing = CONFIG_DIR / f"{stack}.json"
+    if existing.is_file():
+        click.echo(f"note: {existing} exists and is what `kiva plan {stack}` uses", err=True)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(json.dumps(config, indent=2))
 
 
 @main.command()
@@ -239,26 +285,33 @@ def twin(
 
 
 def _check_and_exit(
-    resources: list[Any], stack: str | None, policy_config: Path | None, report_file: Path | None, header: str
+    resources: list[Any],
+    stack: str | None,
+    policy_config: Path | None,
+    report_file: Path | None,
+    header: str,
+    declared: tuple[str, str] | None = None,
+    environment: str | None = None,
 ) -> None:
-    from kiva_policies.runner import load_policy_config, run_pack
+    from kiva_policies.runner import choose_policy_config, run_pack
 
     from infra.offline.display import component_tree, policy_lines
 
     try:
-        config, config_path = load_policy_config(stack, policy_config)
+        choice = choose_policy_config(stack, policy_config, resources, declared, environment)
     except (OSError, ValueError) as error:
         raise Failure(f"policy config: {error}") from None
     from kiva_policies.day_one import summary as day_one_summary
 
-    report = run_pack(resources, config)
+    report = run_pack(resources, choice.config)
+    report.config_source = choice.describe()
     click.echo(header)
     for line in component_tree(resources):
         click.echo(line)
     click.echo("Day one (would it come up?):")
     for line in day_one_summary(resources):
         click.echo(f"  {line}")
-    click.echo(f"Policy config: {config_path or 'none (strictest settings)'}")
+    click.echo(f"Policy config: {report.config_source}")
     for line in policy_lines(report):
         click.echo(line)
     if report_file:

@@ -40,6 +40,7 @@ from components.contracts import (
 )
 from components.secret_values import platform_secret_values
 from infra.settings import AzureCluster, GpuPool, StackSettings
+from infra.settings.gpu_sharing import DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name
 from infra.settings.workloads import AKS_APP_ROUTING_CLASS
 
 #: AKS taints every node of a spot pool with this (`gpu_node_pool.SPOT_TAINT`); pods must tolerate it.
@@ -57,14 +58,17 @@ DAEMONSET_TOLERATIONS: tuple[Toleration, ...] = (*GPU_TAINT_TOLERATIONS, SPOT_TO
 def aks_gpu_nodes(pool: GpuPool) -> GpuNodes:
     """What a pod needs on an AKS GPU pool: the GPU taints, plus AKS's spot taint on spot pools.
 
-    With `driver: aks` AKS installs the NVIDIA driver and the platform the device plugin; the vLLM
-    image's CUDA is newer than AKS's managed driver, so datacenter GPUs (all but the A10) run it in
-    forward-compatibility mode.
+    With `driver: preinstalled` (formerly `aks`) AKS installs the NVIDIA driver and the platform the
+    device plugin; the vLLM image's CUDA is newer than AKS's managed driver, so datacenter GPUs (all but
+    the A10) run it in forward-compatibility mode unless the pool's `cudaCompatibility` says otherwise.
     """
+    managed_driver_default = pool.driver == "preinstalled" and pool.kind != "a10"
     return GpuNodes(
         tolerations=(*GPU_TAINT_TOLERATIONS, SPOT_TOLERATION) if pool.spot else GPU_TAINT_TOLERATIONS,
-        nvidia_software="device-plugin" if pool.driver == "aks" else "gpu-operator",
-        cuda_compatibility=pool.driver == "aks" and pool.kind != "a10",
+        nvidia_software="device-plugin" if pool.driver == "preinstalled" else "gpu-operator",
+        cuda_compatibility=(
+            managed_driver_default if pool.cuda_compatibility is None else pool.cuda_compatibility
+        ),
     )
 
 
@@ -171,6 +175,11 @@ def gpu_node_pool_args(pool: GpuPool, kubernetes_version: str) -> GpuNodePoolArg
         spot=pool.spot,
         aks_installs_driver=pool.driver != "operator",
         kubernetes_version=kubernetes_version,
+        extra_labels=(
+            ((DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name(pool.name)),)
+            if pool.replicas_per_gpu > 1
+            else ()
+        ),
     )
 
 

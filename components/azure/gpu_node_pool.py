@@ -39,10 +39,13 @@ class GpuNodePoolArgs:
     aks_installs_driver: bool
     """AKS installs the NVIDIA driver (`driver: aks`), else the NVIDIA GPU operator does."""
     kubernetes_version: str
+    extra_labels: tuple[tuple[str, str], ...] = ()
+    """Further node labels, e.g. `nvidia.com/device-plugin.config` naming a time-slicing pool's config."""
 
 
 def gpu_pool_labels(pool: GpuNodePoolArgs) -> dict[str, str]:
-    return {"nvidia.com/gpu.present": "true", GPU_TYPE_LABEL: pool.gpu_type, GPU_POOL_LABEL: pool.name}
+    labels = {"nvidia.com/gpu.present": "true", GPU_TYPE_LABEL: pool.gpu_type, GPU_POOL_LABEL: pool.name}
+    return labels | dict(pool.extra_labels)
 
 
 class GpuNodePool(pulumi.ComponentResource):

@@ -25,6 +25,7 @@ from components.contracts import (
     BackupEgress,
     BackupTarget,
     CloudFoundation,
+    EndpointCa,
     GpuNodes,
     InlineSecrets,
     Scheduling,
@@ -32,35 +33,75 @@ from components.contracts import (
 )
 from components.secret_values import platform_secret_values
 from infra.settings import ExistingCluster, GpuPool, StackSettings
+from infra.settings.cluster import Taint
 from infra.settings.secrets_table import BACKUP_ACCESS_KEY_ID, BACKUP_SECRET_ACCESS_KEY, KUBECONFIG_KEY
+from infra.settings.workloads import CaBundle, CaBundleSecret
 
-#: `spot: true` on an existing cluster names an AKS spot pool (an AKS cluster brought by kubeconfig):
-#: AKS taints its nodes so. Taints of other providers' spot nodes are not known here.
-AKS_SPOT_TOLERATION: Toleration = {
-    "key": "kubernetes.azure.com/scalesetpriority",
-    "operator": "Equal",
-    "value": "spot",
-    "effect": "NoSchedule",
-}
-#: The NVIDIA DaemonSets replace their tolerations wholesale, so the list covers every taint a GPU
-#: node may carry, spot included; the node affinity decides which nodes.
-DAEMONSET_TOLERATIONS: tuple[Toleration, ...] = (*GPU_TAINT_TOLERATIONS, AKS_SPOT_TOLERATION)
-#: Host name endings of in-cluster Services (`<service>.<namespace>.svc[.cluster.local]`).
-CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
+#: The label the nodes of a GPU pool carry (`kiva.platform/gpu-pool=<name>`, checked by the settings).
+GPU_POOL_LABEL = "kiva.platform/gpu-pool"
 
 
-def existing_gpu_nodes(pool: GpuPool) -> GpuNodes:
+def _tolerated(taint: Taint, tolerations: tuple[Toleration, ...]) -> bool:
+    """Whether one of `tolerations` already tolerates `taint` (same key and effect, value or Exists)."""
+    return any(
+        t["key"] == taint.key
+        and t.get("effect", taint.effect) == taint.effect
+        and (t["operator"] == "Exists" or t.get("value", "") == taint.value)
+        for t in tolerations
+    )
+
+
+def taint_tolerations(taints: list[Taint]) -> tuple[Toleration, ...]:
+    """Tolerations for the declared taints the GPU tolerations do not cover, in declaration order."""
+    found: list[Toleration] = []
+    for taint in taints:
+        if _tolerated(taint, (*GPU_TAINT_TOLERATIONS, *found)):
+            continue
+        toleration: dict[str, str] = {"key": taint.key, "operator": "Equal", "value": taint.value}
+        if not taint.value:
+            toleration = {"key": taint.key, "operator": "Exists"}
+        found.append({**toleration, "effect": taint.effect})
+    return tuple(found)
+
+
+def declared_gpu_taints(cluster: ExistingCluster, pool: str | None = None) -> list[Taint]:
+    """The taints declared on the nodes of GPU pool `pool` (of every GPU pool when `None`)."""
+    return [
+        taint
+        for declared in cluster.node_pools
+        if (label := declared.labels.get(GPU_POOL_LABEL)) is not None and pool in (None, label)
+        for taint in declared.taints
+    ]
+
+
+def existing_gpu_nodes(pool: GpuPool, cluster: ExistingCluster) -> GpuNodes:
     """What a pod needs on a declared GPU pool.
 
-    `driver: aks` means the nodes bring the NVIDIA driver and the platform installs the device plugin;
-    the vLLM image's CUDA then runs in forward-compatibility mode on all but A10 GPUs, as on AKS's
-    managed driver. `driver: operator` leaves driver and toolkit to the NVIDIA GPU operator.
+    Tolerations: the GPU taints every cloud layer tolerates, plus each taint `cluster.nodePools`
+    declares on the pool's nodes (a spot or preemptible taint included: the stack cannot know another
+    provider's taints, so they come from the declaration, never from AKS's). `driver: preinstalled`
+    means the nodes bring the NVIDIA driver and the platform installs the device plugin;
+    `driver: operator` leaves driver and toolkit to the NVIDIA GPU operator. CUDA compatibility mode
+    only where the pool asks for it (`cudaCompatibility`): the driver of a brought cluster is its owner's.
     """
     return GpuNodes(
-        tolerations=(*GPU_TAINT_TOLERATIONS, AKS_SPOT_TOLERATION) if pool.spot else GPU_TAINT_TOLERATIONS,
-        nvidia_software="device-plugin" if pool.driver == "aks" else "gpu-operator",
-        cuda_compatibility=pool.driver == "aks" and pool.kind != "a10",
+        tolerations=(*GPU_TAINT_TOLERATIONS, *taint_tolerations(declared_gpu_taints(cluster, pool.name))),
+        nvidia_software="device-plugin" if pool.driver == "preinstalled" else "gpu-operator",
+        cuda_compatibility=bool(pool.cuda_compatibility),
+        runtime_class=pool.runtime_class_name,
     )
+
+
+def daemonset_tolerations(cluster: ExistingCluster) -> tuple[Toleration, ...]:
+    """Every taint any declared GPU node carries: the NVIDIA charts replace their tolerations wholesale,
+    so the list covers all of them; the node affinity decides which nodes."""
+    return (*GPU_TAINT_TOLERATIONS, *taint_tolerations(declared_gpu_taints(cluster)))
+
+
+#: Host name endings of in-cluster Services (`<service>.<namespace>.svc[.cluster.local]`).
+CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
+#: The Secret the platform writes an inline CA bundle into, and its key.
+BACKUP_CA_SECRET, BACKUP_CA_KEY = "kiva-db-backup-ca", "ca.crt"
 
 
 def s3_egress(endpoint_url: str) -> BackupEgress:
@@ -79,22 +120,38 @@ def s3_egress(endpoint_url: str) -> BackupEgress:
     return BackupEgress(port=port)
 
 
-def s3_backup_target(destination_path: str, endpoint_url: str, region: str) -> BackupTarget:
+def endpoint_ca(ca_bundle: CaBundle | None) -> EndpointCa | None:
+    """The Secret holding the endpoint's CA: written by the platform from an inline PEM bundle, or the
+    one the stack names."""
+    if ca_bundle is None:
+        return None
+    if isinstance(ca_bundle, CaBundleSecret):
+        return EndpointCa(secret=ca_bundle.secret, key=ca_bundle.key)
+    return EndpointCa(secret=BACKUP_CA_SECRET, key=BACKUP_CA_KEY, pem=ca_bundle)
+
+
+def s3_backup_target(
+    destination_path: str, endpoint_url: str, region: str, ca_bundle: CaBundle | None = None
+) -> BackupTarget:
     """Backups to S3-compatible storage with access keys from the `BACKUP_*` secrets.
 
     The bucket's region sits in the credentials Secret, where the policy pack cannot see it, so the
-    ObjectStore also declares it as an annotation, checked against the EU allow-list.
+    ObjectStore also declares it as an annotation, checked against the EU allow-list. An endpoint
+    behind an internal CA gets `endpointCA` (a Secret key selector, plugin-barman-cloud 0.7.0 CRD).
     """
+    ca = endpoint_ca(ca_bundle)
     return BackupTarget(
         configuration={
             "destinationPath": destination_path,
             "endpointURL": endpoint_url,
+            **({"endpointCA": {"name": ca.secret, "key": ca.key}} if ca else {}),
             "s3Credentials": {
                 "accessKeyId": {"name": BACKUP_SECRET, "key": "ACCESS_KEY_ID"},
                 "secretAccessKey": {"name": BACKUP_SECRET, "key": "ACCESS_SECRET_KEY"},
                 "region": {"name": BACKUP_SECRET, "key": "REGION"},
             },
         },
+        endpoint_ca=ca,
         egress=s3_egress(endpoint_url),
         object_store_annotations={BACKUP_REGION_ANNOTATION: region},
         credentials=BackupCredentials(
@@ -172,9 +229,9 @@ def build_existing_foundation(
     return CloudFoundation(
         kubernetes=access.provider,
         secrets=InlineSecrets(values),
-        backup=s3_backup_target(destination_path, endpoint_url, store.region),
+        backup=s3_backup_target(destination_path, endpoint_url, store.region, store.ca_bundle),
         scheduling=declared_scheduling(cluster),
-        gpu_pools={pool.name: existing_gpu_nodes(pool) for pool in settings.gpu_pools},
-        gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
+        gpu_pools={pool.name: existing_gpu_nodes(pool, cluster) for pool in settings.gpu_pools},
+        gpu_daemonset_tolerations=daemonset_tolerations(cluster),
         needs_external_secrets=False,
     )

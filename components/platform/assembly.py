@@ -32,7 +32,13 @@ from components.platform.operators import OperatorsArgs
 from components.platform.platform import PlatformArgs
 from components.platform.secrets import SecretsArgs, SecretSpec, provider_env
 from infra.settings import StackSettings
-from infra.settings.secrets_table import DATABASE_SECRET, GATEWAY_SECRET, HUGGING_FACE_SECRET, secrets_of
+from infra.settings.secrets_table import (
+    DATABASE_SECRET,
+    GATEWAY_SECRET,
+    HUGGING_FACE_SECRET,
+    secrets_of,
+    stored_secrets,
+)
 from infra.settings.workloads import Model
 
 
@@ -41,8 +47,14 @@ def _used_gpu_pools(settings: StackSettings) -> set[str]:
     return {model.pool for model in settings.models if not model.cpu and model.pool is not None}
 
 
+def _nvidia_pools(settings: StackSettings) -> set[str]:
+    """The used GPU pools the stack installs NVIDIA software on: none where the cluster runs its own
+    (`operators.nvidia.install: false`; its nodes are declared with their GPUs)."""
+    return _used_gpu_pools(settings) if settings.operators.nvidia.install else set()
+
+
 def _pools_with(settings: StackSettings, foundation: CloudFoundation, software: str) -> tuple[str, ...]:
-    used = _used_gpu_pools(settings)
+    used = _nvidia_pools(settings)
     return tuple(
         sorted(
             name
@@ -54,7 +66,8 @@ def _pools_with(settings: StackSettings, foundation: CloudFoundation, software: 
 
 def namespaces_args(settings: StackSettings, foundation: CloudFoundation) -> NamespacesArgs:
     prerequisites = settings.prerequisites
-    used = _used_gpu_pools(settings)
+    used = _nvidia_pools(settings)
+    operators = settings.operators
     return NamespacesArgs(
         region=settings.region,
         jurisdiction=settings.jurisdiction,
@@ -63,21 +76,63 @@ def namespaces_args(settings: StackSettings, foundation: CloudFoundation) -> Nam
             "crds": list(prerequisites.crds),
             "ingressClasses": list(prerequisites.ingress_classes),
             "loadBalancers": prerequisites.load_balancers,
+            # Only when declared, so stacks without RuntimeClasses keep their annotation as it was.
+            **(
+                {"runtimeClasses": list(prerequisites.runtime_classes)}
+                if prerequisites.runtime_classes
+                else {}
+            ),
         },
-        external_secrets=foundation.needs_external_secrets,
+        external_secrets=_installs_external_secrets(settings, foundation),
         nvidia_software=frozenset(
             nodes.nvidia_software for pool, nodes in foundation.gpu_pools.items() if pool in used
         ),
         declared_node_pools=foundation.scheduling.declared_node_pools,
+        secret_keys=declared_secret_keys(settings),
+        cloudnative_pg=operators.cloudnative_pg.install,
+        cert_manager=operators.cert_manager.install,
+    )
+
+
+def _installs_external_secrets(settings: StackSettings, foundation: CloudFoundation) -> bool:
+    """The secret store is read through External Secrets, and the cluster does not run it already."""
+    return foundation.needs_external_secrets and settings.operators.external_secrets.install
+
+
+def _device_plugin_runtime_class(settings: StackSettings, foundation: CloudFoundation) -> str | None:
+    """The RuntimeClass the device plugin's pools name (the settings make them agree on one)."""
+    pools = _pools_with(settings, foundation, "device-plugin")
+    return next((c for p in pools if (c := foundation.gpu_pools[p].runtime_class)), None)
+
+
+def declared_secret_keys(settings: StackSettings) -> tuple[dict[str, str], ...]:
+    """The Secret keys that hold the secrets table's values on this stack, in table order.
+
+    The stored rows the stack also needs: a value that is stored but not needed (a Hugging Face token
+    while no model is gated) goes to the secret store but into no Kubernetes Secret (`required_secrets`).
+    """
+    return tuple(
+        {"secret": where.secret, "key": where.key}
+        for row in stored_secrets(settings)
+        if row.needed.required(settings)
+        for where in row.lands_in
     )
 
 
 def operators_args(settings: StackSettings, foundation: CloudFoundation) -> OperatorsArgs:
     return OperatorsArgs(
         monitoring=settings.monitoring.enabled,
-        external_secrets=foundation.needs_external_secrets,
+        external_secrets=_installs_external_secrets(settings, foundation),
+        cloudnative_pg=settings.operators.cloudnative_pg.install,
+        cert_manager=settings.operators.cert_manager.install,
+        device_plugin_runtime_class=_device_plugin_runtime_class(settings, foundation),
         device_plugin_pools=_pools_with(settings, foundation, "device-plugin"),
         gpu_operator_pools=_pools_with(settings, foundation, "gpu-operator"),
+        time_slicing=tuple(
+            (pool.name, pool.replicas_per_gpu)
+            for pool in sorted(settings.gpu_pools, key=lambda pool: pool.name)
+            if pool.replicas_per_gpu > 1 and pool.name in _pools_with(settings, foundation, "device-plugin")
+        ),
         gpu_tolerations=foundation.gpu_daemonset_tolerations,
     )
 
@@ -159,6 +214,7 @@ def model_server_args(settings: StackSettings, foundation: CloudFoundation, mode
         telemetry=settings.telemetry.enabled,
         gpu_nodes=foundation.gpu_pools[model.pool or ""] if gpu else None,
         gpu_kind=settings.pool(model.pool or "").kind if gpu else None,
+        gpu_compute_capability=settings.pool(model.pool or "").gpu.compute_capability if gpu else None,
     )
 
 
@@ -188,6 +244,8 @@ def network_policies_args(settings: StackSettings, foundation: CloudFoundation) 
         external_providers=bool(settings.providers),
         monitoring=settings.monitoring.enabled,
         model_download=any(not model.offline for model in settings.models),
+        operator_namespace=settings.operators.cloudnative_pg.operator_namespace,
+        model_servers=bool(settings.models),
     )
 
 

@@ -56,14 +56,15 @@ class CertificateIssuer(pulumi.ComponentResource):
         self,
         name: str,
         args: CertificateIssuerArgs,
-        cert_manager: pulumi.Resource,
+        cert_manager: pulumi.Resource | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:CertificateIssuer", name, None, opts)
         issuer = args.issuer
         meta_labels = labels("kiva", "certificate-issuer")
-        # The CRDs and the admission webhook come with the release; Helm waits until it is ready.
-        after_cert_manager = [cert_manager]
+        # The CRDs and the admission webhook come with the release; Helm waits until it is ready. A
+        # cluster that runs its own cert-manager (`operators.certManager.install: false`) has them.
+        after_cert_manager = [cert_manager] if cert_manager is not None else []
         self.root_issuer = k8s.apiextensions.CustomResource(
             f"{name}-root",
             api_version=API_VERSION,

@@ -81,6 +81,24 @@ def object_store_configuration(backup: BackupTarget) -> dict[str, Any]:
     return configuration | dict(backup.configuration)
 
 
+def endpoint_ca_secret(name: str, backup: BackupTarget, parent: pulumi.Resource) -> k8s.core.v1.Secret | None:
+    """The Secret `ObjectStore.spec.configuration.endpointCA` names, where the platform writes it (an
+    inline PEM bundle); a CA bundle is public, but `endpointCA` only reads Secrets (plugin-barman-cloud
+    0.7.0 CRD: a Secret key selector)."""
+    ca = backup.endpoint_ca
+    if ca is None or ca.pem is None:
+        return None
+    return k8s.core.v1.Secret(
+        f"{name}-endpoint-ca",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=ca.secret, namespace=PLATFORM_NAMESPACE, labels=labels("postgresql", "backup")
+        ),
+        type="Opaque",
+        string_data={ca.key: ca.pem},
+        opts=child_opts(parent),
+    )
+
+
 def _resources(resources: Resources) -> dict[str, Any]:
     return {
         "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
@@ -191,6 +209,7 @@ class Database(pulumi.ComponentResource):
     scheduled_backup: k8s.apiextensions.CustomResource
     pooler: k8s.apiextensions.CustomResource | None
     pod_monitor: k8s.apiextensions.CustomResource | None
+    endpoint_ca: k8s.core.v1.Secret | None
 
     def __init__(
         self,
@@ -213,6 +232,8 @@ class Database(pulumi.ComponentResource):
                 labels=labels("postgresql", "backup"),
                 annotations=dict(args.backup.object_store_annotations),
             )
+        self.endpoint_ca = endpoint_ca_secret(name, args.backup, self)
+        store_after = [*operators, *secrets, *([self.endpoint_ca] if self.endpoint_ca else [])]
         self.object_store = k8s.apiextensions.CustomResource(
             f"{name}-object-store",
             api_version="barmancloud.cnpg.io/v1",
@@ -222,7 +243,7 @@ class Database(pulumi.ComponentResource):
                 "configuration": object_store_configuration(args.backup),
                 "retentionPolicy": retention_policy(args),
             },
-            opts=child_opts(self, depends_on=[*operators, *secrets]),
+            opts=child_opts(self, depends_on=store_after),
         )
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",

@@ -1,7 +1,9 @@
 """The LiteLLM proxy's `config.yaml`, generated from the configured models and providers.
 
 A pure function of the settings, so tests can feed it to LiteLLM's own config parser and a config
-change shows up as a checksum change on the pod template (which rolls the pods).
+change shows up as a checksum change on the pod template (which rolls the pods). On a gateway-only
+stack (no `models`) `model_list` holds the external providers' models alone; LiteLLM 1.90's
+`ProxyConfig.load_config` accepts that like any other list (tests/test_gateway_only.py runs it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import yaml
 from components.contracts import PLATFORM_NAMESPACE
 from components.platform.secrets import provider_env
 from infra.settings import StackSettings
+from infra.settings.workloads import ExternalProvider
 
 MODEL_PORT = 8000
 
@@ -25,6 +28,18 @@ def model_service(model_name: str) -> str:
 
 def model_api_base(model_name: str) -> str:
     return f"http://{model_service(model_name)}.{PLATFORM_NAMESPACE}.svc.cluster.local:{MODEL_PORT}/v1"
+
+
+def _provider_params(provider: ExternalProvider) -> dict[str, Any]:
+    """The credential, `api_base` and the kind-specific `litellm_params` of an external provider.
+
+    Every `os.environ/` value is resolved by LiteLLM's router when it loads the model list
+    (litellm/router.py, `set_model_list`), so the secret never appears in the ConfigMap.
+    """
+    params: dict[str, Any] = {provider.credential_param: f"os.environ/{provider_env(provider.name)}"}
+    if provider.api_base is not None:
+        params["api_base"] = str(provider.api_base).rstrip("/")
+    return {**params, **provider.kind_params}
 
 
 def litellm_config(settings: StackSettings) -> dict[str, Any]:
@@ -41,12 +56,7 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
     ]
     for provider in settings.providers:
         for entry in provider.models:
-            params: dict[str, Any] = {
-                "model": entry.model,
-                "api_key": f"os.environ/{provider_env(provider.name)}",
-            }
-            if provider.api_base is not None:
-                params["api_base"] = str(provider.api_base).rstrip("/")
+            params: dict[str, Any] = {"model": entry.model, **_provider_params(provider)}
             # Read by the policy pack's residency check (policies/README.md); LiteLLM ignores unknown keys.
             info = {
                 "kiva_provider": provider.name,

@@ -7,7 +7,9 @@ The claims outlive the pods and the StatefulSet (retention `Retain`), so the wei
 rollout, a scale-down and a redeploy. With `cache.type: emptyDir` the pods are a `Deployment`.
 Either way a rollout replaces one pod at a time instead of taking the model down.
 
-GPU models request whole GPUs (requests = limits), tolerate the GPU taint and are pinned to their
+GPU models request whole GPUs, or one time-slice of a GPU on a pool with `sharing.timeSlicing`
+(requests = limits, `nvidia.com/gpu` either way: the device plugin advertises the slices under that
+name), tolerate the GPU taint and are pinned to their
 pool by the `kiva.platform/gpu-pool` node label; CPU models (the `local` stack) use vLLM's CPU image.
 The startup probe allows a cold download and load of the weights before liveness takes over.
 Whether the weights fit the pool's GPUs is checked when the configuration is loaded
@@ -40,6 +42,7 @@ from components.platform.common import (
 from components.platform.gateway_config import MODEL_PORT, model_service
 from infra import versions
 from infra.settings.base import quantity_to_gib
+from infra.settings.gpu_catalogue import BFLOAT16_MIN_CAPABILITY
 from infra.settings.workloads import Model, ResourceAmounts, Resources
 
 NAME = "vllm"
@@ -76,6 +79,9 @@ class ModelServerArgs:
     """The model's GPU pool as the cloud layer describes it (`None` for a CPU model)."""
     gpu_kind: str | None = None
     """The pool's GPU kind (`t4`, `a10`, ...), for what the GPU supports (`None` for a CPU model)."""
+    gpu_compute_capability: str | None = None
+    """Compute capability of the pool's GPUs (`"7.5"`, ...; `infra.settings.gpu_catalogue`): below 8.0
+    there is no bfloat16, so `dtype: auto` becomes `half` (`None` for a CPU model)."""
 
 
 def default_resources(model: Model) -> Resources:
@@ -89,6 +95,14 @@ def default_resources(model: Model) -> Resources:
         requests=ResourceAmounts(cpu=str(2 * gpus), memory=f"{12 * gpus}Gi"),
         limits=ResourceAmounts(cpu=str(4 * gpus), memory=f"{20 * gpus}Gi"),
     )
+
+
+def _has_bfloat16(server: ModelServerArgs) -> bool:
+    """Compute capability ≥ 8.0 (vLLM refuses bfloat16 below); a T4 pool without a known capability too."""
+    if server.gpu_compute_capability is None:
+        return server.gpu_kind != "t4"
+    major, minor = (int(part) for part in server.gpu_compute_capability.split("."))
+    return (major, minor) >= BFLOAT16_MIN_CAPABILITY
 
 
 def vllm_args(server: ModelServerArgs) -> list[str]:
@@ -112,8 +126,10 @@ def vllm_args(server: ModelServerArgs) -> list[str]:
             "--gpu-memory-utilization",
             str(model.gpu_memory_utilization),
         ]
-        if server.gpu_kind == "t4" and dtype == "auto":
-            dtype = "half"  # Turing has no bfloat16
+        if dtype == "auto" and not _has_bfloat16(server):
+            dtype = "half"  # Volta and Turing have no bfloat16
+        if model.max_num_seqs is not None:
+            args += ["--max-num-seqs", str(model.max_num_seqs)]
     if dtype != "auto":
         args += ["--dtype", dtype]
     return [*args, *model.extra_args]
@@ -232,6 +248,9 @@ class ModelServer(pulumi.ComponentResource):
             volumes=scratch if persistent else [empty_dir(CACHE_VOLUME, model.cache.size), *scratch],
             node_selector=None if model.cpu else {GPU_POOL_LABEL: model.pool or ""},
             tolerations=None if gpu_nodes is None else gpu_tolerations(gpu_nodes),
+            # Where the nodes' default runtime is not NVIDIA's (k3s/RKE2 register it as RuntimeClass
+            # `nvidia`, K3s docs "Alternative Container Runtime Support"), the pool's GPU pods name it.
+            runtime_class_name=None if gpu_nodes is None else gpu_nodes.runtime_class,
         )
         template = k8s.core.v1.PodTemplateSpecArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels), spec=pod

@@ -59,15 +59,23 @@ class NamespacesArgs:
     """What the platform installs on the GPU pools that run a model (`device-plugin`, `gpu-operator`)."""
     declared_node_pools: tuple[Mapping[str, Any], ...] | None = None
     """The node pools an existing cluster is declared to offer (`Scheduling.declared_node_pools`)."""
+    cloudnative_pg: bool = True
+    """The stack installs CloudNativePG (its namespace is the stack's; else the cluster's own)."""
+    cert_manager: bool = True
+    """The stack installs cert-manager (its namespace is the stack's; else the cluster's own)."""
+    secret_keys: tuple[Mapping[str, str], ...] = ()
+    """The Kubernetes Secret keys (`{"secret", "key"}`) that hold the secrets table's values on this
+    stack, in table order, for the policy that checks they are only ever read by reference."""
 
 
 def planned_namespaces(args: NamespacesArgs) -> list[NamespacePlan]:
     """Which namespaces this stack needs, and at which Pod Security level."""
-    plans = [
-        NamespacePlan(PLATFORM_NAMESPACE, "restricted", protect=True),
-        NamespacePlan(CNPG_NAMESPACE, "restricted"),
-        NamespacePlan(CERT_MANAGER_NAMESPACE, "restricted"),
-    ]
+    plans = [NamespacePlan(PLATFORM_NAMESPACE, "restricted", protect=True)]
+    # An operator the cluster already runs lives in a namespace the stack neither creates nor owns.
+    if args.cloudnative_pg:
+        plans.append(NamespacePlan(CNPG_NAMESPACE, "restricted"))
+    if args.cert_manager:
+        plans.append(NamespacePlan(CERT_MANAGER_NAMESPACE, "restricted"))
     if args.external_secrets:
         plans.append(NamespacePlan(EXTERNAL_SECRETS_NAMESPACE, "restricted"))
     if "device-plugin" in args.nvidia_software:
@@ -85,6 +93,8 @@ JURISDICTION_ANNOTATION = "kiva.platform/jurisdiction"
 PREREQUISITES_ANNOTATION = "kiva.platform/prerequisites"
 #: The declared node pools of an existing cluster, for the day-one scheduling check.
 NODE_POOLS_ANNOTATION = "kiva.platform/node-pools"
+#: The Secret keys holding the secrets table's values, for the secrets-by-reference check.
+SECRET_KEYS_ANNOTATION = "kiva.platform/secret-keys"
 
 
 def _compact_json(value: Any) -> str:
@@ -97,12 +107,14 @@ def platform_annotations(args: NamespacesArgs) -> dict[str, str]:
 
     The policy pack sees resources, not the stack's settings; these annotations carry what it needs
     to judge data residency and whether the plan can come up: the region and jurisdiction, the
-    prerequisites the cluster is declared to have, and on existing clusters the nodes it offers.
+    prerequisites the cluster is declared to have, on existing clusters the nodes it offers, and
+    which Secret keys hold secrets (the secrets table, so the pack need not guess from names).
     """
     annotations = {
         REGION_ANNOTATION: args.region,
         JURISDICTION_ANNOTATION: args.jurisdiction,
         PREREQUISITES_ANNOTATION: _compact_json(dict(args.prerequisites)),
+        SECRET_KEYS_ANNOTATION: _compact_json([dict(k) for k in args.secret_keys]),
     }
     if args.declared_node_pools is not None:
         annotations[NODE_POOLS_ANNOTATION] = _compact_json([dict(p) for p in args.declared_node_pools])
@@ -114,7 +126,8 @@ class PlatformNamespaces(pulumi.ComponentResource):
 
     The platform namespace also declares, as annotations, the stack's region and jurisdiction (so a
     reviewer's policy run knows where the data lives even on clusters that have no cloud location),
-    its prerequisites and, on existing clusters, its node pools (see `platform_annotations`).
+    its prerequisites, on existing clusters its node pools, and the Secret keys holding secrets (see
+    `platform_annotations`).
     """
 
     by_name: dict[str, k8s.core.v1.Namespace]

@@ -1,7 +1,7 @@
 """Network policies for the platform namespace: deny everything, then allow each path the platform needs.
 
 Allowed: DNS; clients -> gateway (ingress controller and configured namespaces only); gateway -> model
-servers; gateway -> database (or pooler); pooler -> database; operator -> database; database instances
+servers (where any runs); gateway -> database (or pooler); pooler -> database; operator -> database; database instances
 among themselves; database -> Kubernetes API and the backup store; CloudNativePG's Jobs (initdb, join)
 -> Kubernetes API and the instances; gateway -> external providers only when any is configured; model
 servers -> HTTPS for the Hugging Face download (unless `offline`).
@@ -117,6 +117,11 @@ class NetworkPoliciesArgs:
     """The database's metrics port is open to scrapers in any namespace."""
     model_download: bool = False
     """Some model server downloads its weights from the Hugging Face Hub."""
+    operator_namespace: str = CNPG_NAMESPACE
+    """Namespace of the CloudNativePG operator, which connects to the instances: the stack's, or the
+    cluster's own (`operators.cloudnativePg.namespace`)."""
+    model_servers: bool = True
+    """The stack runs model servers; without (a gateway-only stack) no rule opens a path to them."""
 
 
 def backup_port(egress: BackupEgress) -> int:
@@ -135,16 +140,14 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
     clients = [_namespace(ns) for ns in args.client_namespaces]
     pooled = args.pooled
     database_clients = [_pods(POOLER_PODS)] if pooled else [_pods(GATEWAY_PODS)]
-    gateway_egress = [
-        _out([_pods(MODEL_PODS)], _ports(MODEL_PORT)),
-        _out([_pods(POOLER_PODS if pooled else DATABASE_PODS)], _ports(POSTGRES)),
-    ]
+    gateway_egress = [_out([_pods(MODEL_PODS)], _ports(MODEL_PORT))] if args.model_servers else []
+    gateway_egress.append(_out([_pods(POOLER_PODS if pooled else DATABASE_PODS)], _ports(POSTGRES)))
     if args.external_providers:
         gateway_egress.append(_out([_internet()], _ports(443)))
     database_ingress = [
         _in(database_clients, _ports(POSTGRES)),
         _in([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
-        _in([_namespace(CNPG_NAMESPACE)], _ports(POSTGRES, INSTANCE_STATUS)),
+        _in([_namespace(args.operator_namespace)], _ports(POSTGRES, INSTANCE_STATUS)),
         # The join Job of a new replica runs pg_basebackup against the primary (through the -rw Service).
         _in([Peer(pod_selector=_job_pods())], _ports(POSTGRES)),
     ]
@@ -168,7 +171,12 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
             GATEWAY_PODS, ingress=[_in(clients, _ports(GATEWAY_PORT))] if clients else []
         ),
         "gateway-egress": _spec(GATEWAY_PODS, egress=gateway_egress),
-        "model-servers": _spec(MODEL_PODS, ingress=[_in([_pods(GATEWAY_PODS)], _ports(MODEL_PORT))]),
+        # Only where models run: on a gateway-only stack the rule would open a path no flow needs.
+        **(
+            {"model-servers": _spec(MODEL_PODS, ingress=[_in([_pods(GATEWAY_PODS)], _ports(MODEL_PORT))])}
+            if args.model_servers
+            else {}
+        ),
         "database": _spec(
             DATABASE_PODS,
             ingress=database_ingress,

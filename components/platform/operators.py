@@ -24,6 +24,7 @@ from components.platform.namespaces import (
     GPU_OPERATOR_NAMESPACE,
 )
 from infra import versions
+from infra.settings.gpu_sharing import device_plugin_config_values
 
 #: Seconds Helm may take per release before the (atomic) install is rolled back.
 RELEASE_TIMEOUT = 600
@@ -37,10 +38,23 @@ class OperatorsArgs:
     """The operators' metrics are scraped (PodMonitors/ServiceMonitors, whose CRDs the cluster has)."""
     external_secrets: bool
     """The secret store is read through External Secrets (`CloudFoundation.needs_external_secrets`)."""
+    cloudnative_pg: bool = True
+    """The stack installs CloudNativePG and the Barman Cloud plugin (`False`: the cluster runs them)."""
+    cert_manager: bool = True
+    """The stack installs cert-manager (`False`: the cluster runs it)."""
+    device_plugin_runtime_class: str | None = None
+    """RuntimeClass of the device plugin's DaemonSets (chart value `runtimeClassName`, k8s-device-plugin
+    0.18.0: set on the device plugin, GFD and MPS DaemonSets), the one its pools' GPU pods name."""
     device_plugin_pools: tuple[str, ...] = ()
     """GPU pools running a model whose nodes get the NVIDIA device plugin (sorted)."""
     gpu_operator_pools: tuple[str, ...] = ()
     """GPU pools running a model whose nodes get the NVIDIA GPU operator (sorted)."""
+    time_slicing: tuple[tuple[str, int], ...] = ()
+    """Device-plugin pools that time-slice their GPUs, with the slices per GPU (sorted by pool).
+
+    Rendered as the chart's `config.map` (`infra.settings.gpu_sharing`); their nodes carry the label
+    `nvidia.com/device-plugin.config=kiva-<pool>`. Empty: the chart's values stay as they were.
+    """
     gpu_tolerations: tuple[Toleration, ...] = ()
     """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of the cluster may carry.
 
@@ -57,6 +71,13 @@ def gpu_node_tolerations(args: OperatorsArgs) -> list[dict[str, str]]:
     return [dict(toleration) for toleration in args.gpu_tolerations]
 
 
+def device_plugin_runtime(args: OperatorsArgs) -> dict[str, str]:
+    """The chart value `runtimeClassName` where the pools' GPU pods need a RuntimeClass (else none, so
+    the chart's default `null` stands and shipped stacks keep their values)."""
+    runtime = args.device_plugin_runtime_class
+    return {"runtimeClassName": runtime} if runtime else {}
+
+
 def _pool_affinity(pools: list[str]) -> dict[str, Any]:
     """Only the nodes of `pools`. Helm merges maps but replaces lists, so this `nodeSelectorTerms`
     replaces the chart's default terms (NFD's `pci-10de.present`, `cpu-model.vendor_id`,
@@ -68,15 +89,17 @@ def _pool_affinity(pools: list[str]) -> dict[str, Any]:
 class Operators(pulumi.ComponentResource):
     """CloudNativePG, cert-manager, the Barman Cloud plugin, External Secrets and NVIDIA components.
 
-    External Secrets only when the cloud layer's secret store is read through it; the NVIDIA device
-    plugin and GPU operator only for the pools whose nodes need them (`OperatorsArgs`).
+    Each unless the cluster already runs it (`kiva:operators.<name>.install: false`, then the release is
+    None and its CRDs are declared prerequisites); External Secrets only when the cloud layer's secret
+    store is read through it; the NVIDIA device plugin and GPU operator only for the pools whose nodes
+    need them (`OperatorsArgs`).
 
     Public attributes are the releases (or None when the stack does not need them).
     """
 
-    cloudnative_pg: k8s.helm.v3.Release
-    cert_manager: k8s.helm.v3.Release
-    barman_cloud: k8s.helm.v3.Release
+    cloudnative_pg: k8s.helm.v3.Release | None
+    cert_manager: k8s.helm.v3.Release | None
+    barman_cloud: k8s.helm.v3.Release | None
     external_secrets: k8s.helm.v3.Release | None
     device_plugin: k8s.helm.v3.Release | None
     gpu_operator: k8s.helm.v3.Release | None
@@ -93,29 +116,42 @@ class Operators(pulumi.ComponentResource):
         self._namespaces = namespaces
         monitoring = args.monitoring
 
-        self.cloudnative_pg = self._release(
-            "cloudnative-pg",
-            versions.CLOUDNATIVE_PG,
-            CNPG_NAMESPACE,
-            {
-                "crds": {"create": True},
-                "config": {"clusterWide": True},
-                "monitoring": {"podMonitorEnabled": monitoring},
-            },
+        self.cloudnative_pg = (
+            self._release(
+                "cloudnative-pg",
+                versions.CLOUDNATIVE_PG,
+                CNPG_NAMESPACE,
+                {
+                    "crds": {"create": True},
+                    "config": {"clusterWide": True},
+                    "monitoring": {"podMonitorEnabled": monitoring},
+                },
+            )
+            if args.cloudnative_pg
+            else None
         )
-        self.cert_manager = self._release(
-            "cert-manager",
-            versions.CERT_MANAGER,
-            CERT_MANAGER_NAMESPACE,
-            {"crds": {"enabled": True}, "prometheus": {"enabled": monitoring}},
+        self.cert_manager = (
+            self._release(
+                "cert-manager",
+                versions.CERT_MANAGER,
+                CERT_MANAGER_NAMESPACE,
+                {"crds": {"enabled": True}, "prometheus": {"enabled": monitoring}},
+            )
+            if args.cert_manager
+            else None
         )
-        # The plugin must live in the operator's namespace and needs cert-manager's CRDs for its certificates.
-        self.barman_cloud = self._release(
-            "barman-cloud",
-            versions.BARMAN_CLOUD_PLUGIN,
-            CNPG_NAMESPACE,
-            {},
-            depends_on=[self.cloudnative_pg, self.cert_manager],
+        # The plugin must live in the operator's namespace and needs cert-manager's CRDs for its
+        # certificates; a cluster that runs its own CloudNativePG runs the plugin beside it.
+        self.barman_cloud = (
+            self._release(
+                "barman-cloud",
+                versions.BARMAN_CLOUD_PLUGIN,
+                CNPG_NAMESPACE,
+                {},
+                depends_on=[r for r in (self.cloudnative_pg, self.cert_manager) if r is not None],
+            )
+            if self.cloudnative_pg is not None
+            else None
         )
         self.external_secrets = (
             self._release(
@@ -133,7 +169,12 @@ class Operators(pulumi.ComponentResource):
                 "nvidia-device-plugin",
                 versions.NVIDIA_DEVICE_PLUGIN,
                 DEVICE_PLUGIN_NAMESPACE,
-                {"tolerations": gpu_node_tolerations(args), "affinity": _pool_affinity(plugin_pools)},
+                {
+                    "tolerations": gpu_node_tolerations(args),
+                    "affinity": _pool_affinity(plugin_pools),
+                    **device_plugin_runtime(args),
+                    **device_plugin_config_values(dict(args.time_slicing)),
+                },
             )
             if plugin_pools
             else None

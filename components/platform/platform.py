@@ -77,7 +77,9 @@ class Platform(pulumi.ComponentResource):
         self.database = Database(
             f"{name}-database",
             args.database,
-            operators=[self.operators.cloudnative_pg, self.operators.barman_cloud],
+            operators=[
+                r for r in (self.operators.cloudnative_pg, self.operators.barman_cloud) if r is not None
+            ],
             secrets=self.secrets.ready,
             opts=child_opts(self),
         )

@@ -48,6 +48,8 @@ class Desired:
     """Days after which noncurrent versions expire; `None` (verify only) accepts any such rule."""
     where: str = ""
     """Endpoint description for messages."""
+    allowed: tuple[str, ...] | None = None
+    """EU/EEA region names at this endpoint's provider; `None`: the names that mean one country everywhere."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def bucket_region(client: Any, desired: Desired) -> str:
 
 def _check_region(client: Any, desired: Desired) -> Check:
     actual = bucket_region(client, desired)
-    if actual not in allowed_regions():
+    if actual not in (desired.allowed if desired.allowed is not None else allowed_regions()):
         return Check("region", False, f"{actual} is not on the EU allow-list", "an EU region")
     if actual != desired.region:
         return Check("region", False, actual, desired.region)

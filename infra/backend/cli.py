@@ -16,7 +16,7 @@ import click
 from infra.backend.bucket import Check, Desired, bootstrap, bucket_exists, inspect
 from infra.backend.client import make_client, make_session, resolve_region
 from infra.backend.errors import BackendError
-from infra.backend.region import require_eu_region
+from infra.backend.region import allowed_regions, require_eu_region
 from infra.backend.target import DEFAULT_STATE_NONCURRENT_DAYS, Target, resolve_target
 
 _DAYS = click.IntRange(1, 3650)
@@ -40,9 +40,15 @@ def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
 def _prepare(target: Target) -> tuple[Any, Desired]:
     """Region check first (local), then the client. Nothing is contacted before the region passed."""
     session = make_session(target.url)
-    region = require_eu_region(resolve_region(target.url, session))
+    region = require_eu_region(resolve_region(target.url, session), target.url.endpoint_url)
     where = f"{target.url.endpoint_url or 'AWS S3'} ({region})"
-    desired = Desired(target.url.bucket, region, target.noncurrent_days, where)
+    desired = Desired(
+        target.url.bucket,
+        region,
+        target.noncurrent_days,
+        where,
+        tuple(allowed_regions(target.url.endpoint_url)),
+    )
     return make_client(target.url, session, region), desired
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from infra.settings.base import DnsLabel, KivaModel
-from infra.settings.gpu_skus import GPU_MEMORY_GB, GPU_SKUS, GpuSku, GpuType
+from infra.settings.gpu_catalogue import GPU_CATALOGUE, OTHER, GpuModel, GpuType
+from infra.settings.gpu_skus import GPU_SKUS, GpuSku
 
 KubernetesVersion = Annotated[str, Field(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")]
 Zone = Literal["1", "2", "3"]
@@ -296,30 +297,96 @@ class ExistingCluster(KivaModel):
 Cluster = Annotated[AzureCluster | ExistingCluster, Field(discriminator="provider")]
 
 
+class TimeSlicing(KivaModel):
+    """CUDA time-slicing: the NVIDIA device plugin advertises each GPU `replicas` times.
+
+    Rendered as the plugin's config file (k8s-device-plugin v0.18.0 README, "With CUDA
+    Time-Slicing"): `sharing.timeSlicing.resources: [{name: nvidia.com/gpu, replicas: N}]`, with
+    `failRequestsGreaterThanOne: true` so a pod cannot ask for two slices and believe it has two GPUs.
+    Slices share the GPU's memory with no isolation: each model's `gpuMemoryUtilization` is its share.
+    """
+
+    replicas: int = Field(ge=2, le=16)
+    """Slices per GPU (the plugin requires at least 2), e.g. `2` for two small models per card."""
+
+
+class GpuSharing(KivaModel):
+    """How the pool's GPUs are shared between model servers (default: one server per whole GPU)."""
+
+    time_slicing: TimeSlicing | None = None
+    """Time-slicing through the NVIDIA device plugin, e.g. `{replicas: 2}`."""
+    mig: str | None = None
+    """Multi-Instance GPU profile (e.g. `1g.10gb`): not supported yet, refused with a message."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GpuSharing:
+        if self.mig is not None:
+            raise ValueError(
+                "MIG is not supported yet (it needs the GPU operator's mig-manager and MIG resources); "
+                "share the GPUs with timeSlicing instead, e.g. sharing: {timeSlicing: {replicas: 2}}"
+            )
+        if self.time_slicing is None:
+            raise ValueError("name the way of sharing, e.g. sharing: {timeSlicing: {replicas: 2}}")
+        return self
+
+
+_COMPUTE_CAPABILITY = r"^[0-9]{1,2}\.[0-9]$"
+
+
+def _driver_alias(value: object) -> object:
+    """`aks` named who installs the driver on AKS; the neutral name says what the nodes bring."""
+    return "preinstalled" if value == "aks" else value
+
+
+GpuDriver = Annotated[Literal["preinstalled", "operator"], BeforeValidator(_driver_alias)]
+"""Who puts the NVIDIA driver on a GPU pool's nodes (`aks` is read as `preinstalled`)."""
+
+
 class GpuPool(KivaModel):
     """A pool of GPU nodes. On Azure it is created from `vmSize`; on an existing cluster it is described
-    by `gpuType` and `gpusPerNode` and selected by its `kiva.platform/gpu-pool` node label."""
+    by `gpuType` and `gpusPerNode` and selected by its `kiva.platform/gpu-pool` node label.
+
+    `gpuType` is an id of the GPU catalogue (`infra/settings/gpu_catalogue.py`), or `other` for a GPU
+    the catalogue does not know: the pool then states `gpuMemoryGb` and `computeCapability` itself.
+    """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,11}$")]
     """Pool name (lowercase, at most 12 characters); nodes carry the label `kiva.platform/gpu-pool=<name>`."""
     vm_size: str | None = None
     """Azure GPU VM size, from the known table (e.g. `Standard_NC4as_T4_v3`, `Standard_NC24ads_A100_v4`)."""
     gpu_type: GpuType | None = None
-    """GPU type of an existing cluster's pool (`t4`, `a10`, `a100`, `h100`)."""
+    """GPU type of an existing cluster's pool: `t4`, `v100-16gb`, `v100-32gb`, `a10`, `l4`, `l40s`, `a100` (= `a100-80gb`), `a100-40gb`, `a100-80gb`, `h100` (80 GB), `h100-nvl` (94 GB), `h200`, or `other`."""
+    gpu_memory_gb: float | None = Field(None, gt=0, le=1024)
+    """Memory of one GPU in GB; only with `gpuType: other` (the catalogue knows its own types)."""
+    compute_capability: Annotated[str, Field(pattern=_COMPUTE_CAPABILITY)] | None = None
+    """CUDA compute capability of the GPU, e.g. `"8.9"` (quote it); only with `gpuType: other`."""
     gpus_per_node: int | None = Field(None, ge=1, le=8)
     """GPUs per node of an existing cluster's pool."""
     min_count: int = Field(0, ge=0, le=100)
     """Fewest nodes; 0 lets an idle pool cost nothing."""
     max_count: int = Field(1, ge=1, le=100)
     """Most nodes."""
-    driver: Literal["aks", "operator"] = "aks"
-    """`aks`: AKS installs the NVIDIA driver (plus the device plugin); `operator`: the NVIDIA GPU operator does."""
+    driver: GpuDriver = "preinstalled"
+    """`preinstalled`: the nodes already have the NVIDIA driver (AKS installs it on pools it creates; on
+    an existing cluster the node image or its owner does), and the stack adds the device plugin;
+    `operator`: the NVIDIA GPU operator installs driver and toolkit. `aks` is still read, as
+    `preinstalled` (deprecated)."""
+    runtime_class_name: DnsLabel | None = None
+    """RuntimeClass of the pool's GPU pods (model servers, and the device plugin's DaemonSets), e.g.
+    `nvidia` on k3s/RKE2 nodes whose default runtime is not the NVIDIA one; list it under
+    `kiva:prerequisites.runtimeClasses`. Existing clusters only."""
+    cuda_compatibility: bool | None = None
+    """Run vLLM's CUDA in forward-compatibility mode (`VLLM_ENABLE_CUDA_COMPATIBILITY`) because the
+    nodes' driver is older than the image's CUDA. Default: on for `preinstalled` pools on Azure except
+    A10 (AKS's managed driver), off elsewhere."""
     spot: bool = False
     """Run on spot VMs (cheap, evictable: for dev)."""
     os_disk_size_gb: int = Field(256, ge=128, le=2048)
     """OS disk per node in GB, sized for vLLM images."""
     zones: list[Zone] = Field(default_factory=list)
     """Availability zones of the pool."""
+    sharing: GpuSharing | None = None
+    """Share each GPU between model servers, e.g. `{timeSlicing: {replicas: 2}}` (device plugin pools only)."""
 
     @model_validator(mode="after")
     def _shape(self) -> GpuPool:
@@ -331,6 +398,33 @@ class GpuPool(KivaModel):
             raise ValueError(f"vmSize {self.vm_size!r} is not a known GPU size; known: {', '.join(GPU_SKUS)}")
         if self.vm_size is None and (self.gpu_type is None or self.gpus_per_node is None):
             raise ValueError("set either vmSize (Azure) or both gpuType and gpusPerNode (existing cluster)")
+        own_figures = [
+            key
+            for key, value in (
+                ("gpuMemoryGb", self.gpu_memory_gb),
+                ("computeCapability", self.compute_capability),
+            )
+            if value is not None
+        ]
+        if self.gpu_type == OTHER and self.vm_size is None:
+            missing = {"gpuMemoryGb", "computeCapability"} - set(own_figures)
+            if missing:
+                raise ValueError(
+                    f"gpuType: other needs {' and '.join(sorted(missing))}: the catalogue does not know the GPU, "
+                    'e.g. gpuMemoryGb: 48 and computeCapability: "8.6"'
+                )
+        elif own_figures:
+            known = self.kind
+            raise ValueError(
+                f"{' and '.join(own_figures)} only go with gpuType: other; the catalogue knows {known!r} "
+                f"({self.gpu.memory_gb:g} GB, compute capability {self.gpu.compute_capability}): remove "
+                f"{' and '.join(own_figures)}, or use gpuType: other"
+            )
+        if self.sharing is not None and self.driver == "operator":
+            raise ValueError(
+                "sharing is rendered as the NVIDIA device plugin's config, which pools with driver: operator "
+                "do not run (the GPU operator brings its own); use driver: aks, or remove sharing"
+            )
         return self
 
     @property
@@ -339,24 +433,52 @@ class GpuPool(KivaModel):
 
     @property
     def kind(self) -> GpuType:
-        """The GPU type (`t4`, `a10`, `a100`, `h100`), the value of the `kiva.platform/gpu` label."""
+        """The GPU type id (`t4`, `l40s`, `a100-80gb`, ..., `other`), the value of the `kiva.platform/gpu` label."""
         if self.sku:
             return self.sku.gpu_type
         assert self.gpu_type is not None
         return self.gpu_type
 
     @property
+    def gpu(self) -> GpuModel:
+        """What one GPU of the pool is: the VM size's memory, else the catalogue's, else the pool's own figures."""
+        if self.kind == OTHER:
+            return GpuModel(
+                OTHER, "GPU (gpuType: other)", self.gpu_memory_gb or 0, self.compute_capability or "0.0"
+            )
+        known = GPU_CATALOGUE[self.kind]
+        if self.sku and self.sku.gpu_memory_gb != known.memory_gb:
+            return GpuModel(
+                known.id,
+                f"{known.name} ({self.sku.vm_size})",
+                self.sku.gpu_memory_gb,
+                known.compute_capability,
+            )
+        return known
+
+    @property
     def gpus(self) -> int:
-        """GPUs on one node of this pool."""
+        """Physical GPUs on one node of this pool."""
         if self.sku:
             return self.sku.gpus
         assert self.gpus_per_node is not None
         return self.gpus_per_node
 
     @property
-    def gpu_memory_gb(self) -> int:
-        """Memory of one GPU of this pool."""
-        return self.sku.gpu_memory_gb if self.sku else GPU_MEMORY_GB[self.kind]
+    def replicas_per_gpu(self) -> int:
+        """Model servers one GPU can take: the time-slicing replicas, else 1."""
+        slicing = self.sharing.time_slicing if self.sharing else None
+        return slicing.replicas if slicing else 1
+
+    @property
+    def allocatable_gpus(self) -> int:
+        """`nvidia.com/gpu` one node advertises: physical GPUs × time-slicing replicas."""
+        return self.gpus * self.replicas_per_gpu
+
+    @property
+    def memory_per_gpu_gb(self) -> float:
+        """Memory of one GPU of this pool, in GB."""
+        return self.gpu.memory_gb
 
 
 __all__ = [
@@ -366,6 +488,8 @@ __all__ = [
     "ExistingCluster",
     "GeneralPool",
     "GpuPool",
+    "GpuSharing",
     "NodePool",
     "Taint",
+    "TimeSlicing",
 ]

@@ -2,14 +2,16 @@
 
 Figures are from the Azure VM size documentation (NCasT4_v3, NVadsA10_v5, NC_A100_v4, NCads_H100_v5).
 Partial-GPU sizes (NV6/12/18ads_A10_v5) are left out on purpose: vLLM needs whole GPUs.
+What each GPU type can do is in `gpu_catalogue.py`; a size's own `gpu_memory_gb` wins over the
+catalogue's figure for its type: NCads H100 v5 carries the 94 GB H100 NVL but keeps the label `h100`
+that its pools have always had.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-GpuType = Literal["t4", "a10", "a100", "h100"]
+from infra.settings.gpu_catalogue import GpuType
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class GpuSku:
     gpu_type: GpuType
     gpus: int
     gpu_memory_gb: int
-    """Memory of one GPU."""
+    """Memory of one GPU (NCads H100 v5: 94 GB, H100 NVL)."""
     vcpus: int
     memory_gib: int
 
@@ -39,6 +41,3 @@ GPU_SKUS: dict[str, GpuSku] = {
         GpuSku("Standard_NC80adis_H100_v5", "h100", 2, 94, 80, 640),
     )
 }
-
-#: Memory of one GPU by type, for pools on existing clusters that are described by type, not VM size.
-GPU_MEMORY_GB: dict[str, int] = {"t4": 16, "a10": 24, "a100": 80, "h100": 94}

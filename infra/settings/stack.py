@@ -5,14 +5,18 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from kiva_policies.regions import AZURE_REGIONS, S3_REGIONS, is_eu
+from kiva_policies.regions import AZURE_REGIONS, eu_s3_regions, is_eu, s3_location
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.settings.base import KivaModel
 from infra.settings.cluster import AzureCluster, Cluster, ExistingCluster, GpuPool
 from infra.settings.compliance import Retention, Tags, Telemetry
+from infra.settings.gpu_catalogue import BFLOAT16_MIN_CAPABILITY
+from infra.settings.gpu_sharing import DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name
+from infra.settings.operators import Operators, Uses, check_operators, check_runtime_classes
 from infra.settings.secrets_table import allowed_secret_keys, missing_secret_keys
+from infra.settings.sizing import describe, size_model
 from infra.settings.workloads import (
     AKS_APP_ROUTING_CLASS,
     POD_MONITOR_CRD,
@@ -25,12 +29,10 @@ from infra.settings.workloads import (
     Prerequisites,
 )
 
-#: Activations, CUDA graphs and the CUDA context on top of the weights, as a share of the weights.
-SIZING_HEADROOM = 0.1
-#: Default KV cache per token, in KiB, as `KV_KIB_PER_SQRT_BILLION × √parametersBillion`: an upper
-#: bound for the grouped-query-attention models KIVA serves (Llama 3.2 3B: 112 KiB, Llama 3.1 8B: 128,
-#: Qwen 2.5 7B: 56, Llama 3.1 70B: 320 — from each model's config.json); set `kvCacheKibPerToken` for others.
-KV_KIB_PER_SQRT_BILLION = 64
+#: Lowest `gpuMemoryUtilization` of a model that has its GPUs to itself.
+MIN_EXCLUSIVE_UTILIZATION = 0.5
+#: Most memory the model servers sharing one time-sliced GPU may claim together.
+MAX_SHARED_UTILIZATION = 0.95
 #: Region names become annotation values and resource-name parts: lowercase, digits, `-`, `.`, `/`.
 REGION_PATTERN = r"^[a-z0-9]([-a-z0-9./]{0,61}[a-z0-9])?$"
 
@@ -54,9 +56,9 @@ class StackSettings(KivaModel):
     cluster: Cluster
     """Where the platform runs: `provider: azure` (a new AKS cluster) or `provider: existing`."""
     gpu_pools: list[GpuPool] = Field(default_factory=list)
-    """GPU node pools the models run on; none on CPU-only stacks."""
-    models: list[Model] = Field(min_length=1)
-    """Models served by vLLM and published through the gateway."""
+    """GPU node pools the models run on; none on CPU-only and gateway-only stacks."""
+    models: list[Model] = Field(default_factory=list)
+    """Models served by vLLM and published through the gateway; none on a gateway-only stack, which routes to `providers` alone (then `gpuPools` stays empty)."""
     gateway: Gateway = Gateway()
     """The LiteLLM gateway."""
     database: Database = Database()
@@ -73,6 +75,8 @@ class StackSettings(KivaModel):
     """Prometheus Operator integration."""
     prerequisites: Prerequisites = Prerequisites()
     """What the cluster already has and the stack does not install (CRDs, ingress classes, issuers)."""
+    operators: Operators = Operators()
+    """Which operators the stack installs; `install: false` for those the cluster already runs."""
     tags: Tags
     """Ownership and classification tags on every cloud resource."""
 
@@ -100,6 +104,7 @@ class StackSettings(KivaModel):
         for check in (
             self._check_region,
             self._check_pools,
+            self._check_something_served,
             self._check_models,
             self._check_gpu_capacity,
             self._check_node_pools,
@@ -107,6 +112,7 @@ class StackSettings(KivaModel):
             self._check_backups,
             self._check_secrets,
             self._check_prerequisites,
+            self._check_operators,
         ):
             check()
         return self
@@ -119,9 +125,13 @@ class StackSettings(KivaModel):
                     "region", f"unknown Azure region {self.region!r}; known: {', '.join(AZURE_REGIONS)}"
                 )
             if region.country != self.jurisdiction:
+                # Either key may be the one that was changed, so the message names both and the fix for each.
+                there = sorted(name for name, r in AZURE_REGIONS.items() if r.country == self.jurisdiction)
+                other = f"a region in {self.jurisdiction} ({', '.join(there)})" if there else "another region"
                 raise _rule(
                     "jurisdiction",
-                    f"Azure region {self.region} is in {region.country}, not {self.jurisdiction}",
+                    f"{self.jurisdiction}, but kiva:region {self.region} is an Azure region in "
+                    f"{region.country}; set kiva:jurisdiction: {region.country}, or kiva:region to {other}",
                 )
             zoned = [("cluster.zones", self.cluster.zones)] + [
                 (f"gpuPools[{i}].zones", pool.zones) for i, pool in enumerate(self.gpu_pools)
@@ -140,6 +150,33 @@ class StackSettings(KivaModel):
                 raise _rule(
                     f"gpuPools[{i}].vmSize", "required on Azure: the pool is created with this VM size"
                 )
+
+    def _check_something_served(self) -> None:
+        """A stack serves models of its own, external providers' models, or both: never nothing.
+
+        Without `models` it is a gateway-only stack (no vLLM, no GPU software), so a GPU pool would
+        cost money and run nothing: refused rather than created.
+        """
+        if self.models:
+            return
+        if not self.providers:
+            raise _rule(
+                "models",
+                "the stack serves no model: add a model served by vLLM under kiva:models (e.g. "
+                "{name: qwen-2-5-7b, huggingFaceId: Qwen/Qwen2.5-7B-Instruct, servedName: qwen2.5-7b-instruct, "
+                "parametersBillion: 7.6, pool: a100}) or an external provider under kiva:providers (e.g. "
+                "{name: azure-openai-eu, kind: azure, apiKeySecret: azureOpenaiApiKey, "
+                "apiBase: https://kiva-eu.openai.azure.com, processingJurisdiction: SE, "
+                "models: [{name: gpt-4o-eu, model: azure/gpt-4o}]})",
+            )
+        if self.gpu_pools:
+            pool = self.gpu_pools[0]
+            raise _rule(
+                "gpuPools[0]",
+                f"GPU pool {pool.name!r} runs no model: kiva:models is empty (a gateway-only stack), so "
+                f"its nodes would cost money and run nothing; remove kiva:gpuPools, or add a model with "
+                f"pool: {pool.name} under kiva:models",
+            )
 
     def _check_models(self) -> None:
         names: set[str] = set()
@@ -164,41 +201,57 @@ class StackSettings(KivaModel):
                     f"models[{i}].gpus",
                     f"needs {model.gpus} GPUs on one node but pool {pool.name!r} nodes have {pool.gpus}",
                 )
-            if model.replicas > pool.max_count * (pool.gpus // model.gpus):
+            if model.replicas > pool.max_count * (pool.allocatable_gpus // model.gpus):
                 raise _rule(
                     f"models[{i}].replicas",
                     f"{model.replicas} replicas do not fit pool {pool.name!r} "
-                    f"(maxCount {pool.max_count} × {pool.gpus // model.gpus} per node)",
+                    f"(maxCount {pool.max_count} × {pool.allocatable_gpus // model.gpus} per node)",
                 )
             self._check_sizing(i, model, pool)
 
     @staticmethod
     def _check_sizing(index: int, model: Model, pool: GpuPool) -> None:
-        weights_gb = model.parameters_billion * 2  # 16-bit weights
-        overhead_gb = weights_gb * SIZING_HEADROOM
-        kv_kib = model.kv_cache_kib_per_token or KV_KIB_PER_SQRT_BILLION * math.sqrt(model.parameters_billion)
-        kv_gb = model.max_model_len * kv_kib / 2**20
-        needed_gb = weights_gb + overhead_gb + kv_gb
-        usable_gb = pool.gpu_memory_gb * model.gpus * model.gpu_memory_utilization
-        if needed_gb > usable_gb:
+        """The model fits the pool's GPUs (`infra.settings.sizing`), in a dtype they compute in."""
+        gpu, shared = pool.gpu, pool.replicas_per_gpu > 1
+        if shared and model.gpus > 1:
+            raise _rule(
+                f"models[{index}].gpus",
+                f"pool {pool.name!r} shares its GPUs by time-slicing, so a model gets one slice of one GPU; "
+                f"set gpus: 1, or use a pool without sharing for {model.gpus} GPUs",
+            )
+        if not shared and model.gpu_memory_utilization < MIN_EXCLUSIVE_UTILIZATION:
+            raise _rule(
+                f"models[{index}].gpuMemoryUtilization",
+                f"{model.gpu_memory_utilization} is below {MIN_EXCLUSIVE_UTILIZATION}, which only pools that "
+                f"share their GPUs allow (pool {pool.name!r} has no sharing); e.g. 0.9, or set the pool's "
+                "sharing: {timeSlicing: {replicas: 2}}",
+            )
+        if model.dtype == "bfloat16" and not gpu.bfloat16:
+            raise _rule(
+                f"models[{index}].dtype",
+                f"{gpu.name} GPUs (pool {pool.name!r}) have compute capability {gpu.compute_capability}, and "
+                f"bfloat16 needs {'.'.join(map(str, BFLOAT16_MIN_CAPABILITY))} or higher; use dtype: half",
+            )
+        sizing = size_model(model, pool)
+        if sizing.needed_gb > sizing.usable_gb:
             raise _rule(
                 f"models[{index}]",
-                f"model {model.name!r} needs {needed_gb:.1f} GB: {weights_gb:.1f} GB of 16-bit weights "
-                f"({model.parameters_billion:g}B parameters) + {overhead_gb:.1f} GB activations "
-                f"({SIZING_HEADROOM:.0%}) + {kv_gb:.1f} GB KV cache for one sequence of maxModelLen "
-                f"{model.max_model_len} ({kv_kib:.0f} KiB/token); {model.gpus} × {pool.kind.upper()} "
-                f"({pool.gpu_memory_gb} GB) at gpuMemoryUtilization {model.gpu_memory_utilization} give "
-                f"{usable_gb:.1f} GB. Lower maxModelLen, or use a larger pool or more gpus",
+                f"{describe(model, pool, sizing)}. Lower maxModelLen, or use a larger pool or more gpus",
             )
-        if pool.kind == "t4" and model.dtype in ("bfloat16",):
-            raise _rule(f"models[{index}].dtype", "T4 GPUs do not support bfloat16; use half")
 
     def _check_gpu_capacity(self) -> None:
-        """All replicas of all models on a pool fit its nodes at maxCount (whole GPUs, one node each)."""
-        for pool in self.gpu_pools:
-            replicas = sorted(
-                (m.gpus for m in self.models if m.pool == pool.name for _ in range(m.replicas)), reverse=True
-            )
+        """All replicas of all models on a pool fit its nodes at maxCount.
+
+        Whole GPUs: first-fit decreasing, a replica's GPUs on one node. Time-sliced GPUs: every replica
+        takes one slice; the device plugin may hand any slices of a card to any pods, so the largest
+        `replicas` memory shares on the pool must fit one card together (≤ MAX_SHARED_UTILIZATION).
+        """
+        for index, pool in enumerate(self.gpu_pools):
+            users = [m for m in self.models if m.pool == pool.name]
+            if pool.replicas_per_gpu > 1:
+                self._check_shared_pool(index, pool, users)
+                continue
+            replicas = sorted((m.gpus for m in users for _ in range(m.replicas)), reverse=True)
             free: list[int] = []  # first-fit decreasing: free GPUs per node in use
             for gpus in replicas:
                 node = next((i for i, left in enumerate(free) if left >= gpus), None)
@@ -207,15 +260,53 @@ class StackSettings(KivaModel):
                 else:
                     free[node] -= gpus
             if len(free) > pool.max_count:
-                users = ", ".join(
-                    f"{m.name} ({m.replicas} × {m.gpus} GPU)" for m in self.models if m.pool == pool.name
-                )
-                index = self.gpu_pools.index(pool)
+                names = ", ".join(f"{m.name} ({m.replicas} × {m.gpus} GPU)" for m in users)
                 raise _rule(
                     f"gpuPools[{index}].maxCount",
-                    f"pool {pool.name!r} needs {len(free)} nodes of {pool.gpus} GPU(s) for {users}, "
+                    f"pool {pool.name!r} needs {len(free)} nodes of {pool.gpus} GPU(s) for {names}, "
                     f"but maxCount is {pool.max_count}",
                 )
+
+    def _check_shared_pool(self, index: int, pool: GpuPool, users: list[Model]) -> None:
+        slices = pool.replicas_per_gpu
+        if not self.operators.nvidia.install:
+            raise _rule(
+                f"gpuPools[{index}].sharing",
+                "time-slicing is rendered into the device plugin this stack installs, and "
+                "operators.nvidia.install is false; configure sharing in the cluster's own device plugin "
+                "and declare the slices as cluster.nodePools[].gpus, or remove sharing",
+            )
+        shares = sorted((m.gpu_memory_utilization for m in users for _ in range(m.replicas)), reverse=True)
+        together = shares[:slices]
+        if sum(together) > MAX_SHARED_UTILIZATION + 1e-9:
+            names = ", ".join(f"{m.name} ({m.replicas} × {m.gpu_memory_utilization})" for m in users)
+            raise _rule(
+                f"gpuPools[{index}].sharing",
+                f"pool {pool.name!r} time-slices each GPU {slices} ways and the device plugin may put any "
+                f"{len(together)} of its model servers on one card: their gpuMemoryUtilization adds up to "
+                f"{' + '.join(f'{s:g}' for s in together)} = {sum(together):.2f}, above {MAX_SHARED_UTILIZATION} "
+                f"({names}); lower gpuMemoryUtilization so that any {slices} add up to at most "
+                f"{MAX_SHARED_UTILIZATION}, e.g. {MAX_SHARED_UTILIZATION / slices:.2f} each",
+            )
+        nodes = math.ceil(len(shares) / pool.allocatable_gpus)
+        if nodes > pool.max_count:
+            raise _rule(
+                f"gpuPools[{index}].maxCount",
+                f"pool {pool.name!r} needs {nodes} nodes of {pool.gpus} GPU(s) × {slices} slices for "
+                f"{len(shares)} model server(s), but maxCount is {pool.max_count}",
+            )
+        if isinstance(self.cluster, ExistingCluster):
+            config = device_plugin_config_name(pool.name)
+            for declared in self.cluster.node_pools:
+                if declared.labels.get("kiva.platform/gpu-pool") != pool.name:
+                    continue
+                if declared.labels.get(DEVICE_PLUGIN_CONFIG_LABEL) != config:
+                    raise _rule(
+                        f"gpuPools[{index}].sharing",
+                        f"the device plugin picks a node's config by its label {DEVICE_PLUGIN_CONFIG_LABEL}; "
+                        f"label the nodes of pool {pool.name!r} with {DEVICE_PLUGIN_CONFIG_LABEL}={config} and "
+                        f"declare it under cluster.nodePools ({declared.name}).labels",
+                    )
 
     def _check_node_pools(self) -> None:
         """On existing clusters every GPU pool is declared among `cluster.nodePools` with its GPUs."""
@@ -231,10 +322,10 @@ class StackSettings(KivaModel):
                     f"declare the nodes of GPU pool {pool.name!r} under cluster.nodePools with the label "
                     f"kiva.platform/gpu-pool: {pool.name}",
                 )
-            if any(p.gpus != pool.gpus for p in declared):
+            if any(p.gpus != pool.allocatable_gpus for p in declared):
                 raise _rule(
                     f"gpuPools[{i}].gpusPerNode",
-                    f"{pool.gpus} GPUs per node, but cluster.nodePools declares "
+                    f"{pool.allocatable_gpus} GPUs per node (allocatable nvidia.com/gpu), but cluster.nodePools declares "
                     f"{', '.join(f'{p.name}: {p.gpus}' for p in declared)}",
                 )
 
@@ -269,13 +360,15 @@ class StackSettings(KivaModel):
         if isinstance(self.cluster, ExistingCluster) and store is None:
             raise _rule("backups.objectStore", "required on existing clusters: where database backups go")
         if store is not None:
-            region = S3_REGIONS.get(store.region)
-            if region is None or not is_eu(region.country):
-                where = f"in {region.country}" if region else "unknown"
-                eu = ", ".join(sorted(n for n, r in S3_REGIONS.items() if is_eu(r.country)))
+            # The endpoint decides the provider: `eu-central-2` is Zurich at AWS but Berlin at IONOS.
+            location = s3_location(store.region, str(store.endpoint))
+            if not location.country or not is_eu(location.country):
+                where = f"in {location.country}" if location.country else f"unknown ({location.problem})"
                 raise _rule(
                     "backups.objectStore.region",
-                    f"{store.region!r} is {where}, not an EU/EEA object-storage region; allowed: {eu}",
+                    f"{store.region!r} is {where}, not an EU/EEA object-storage region; allowed at this "
+                    f"endpoint: {', '.join(eu_s3_regions(str(store.endpoint)))} "
+                    "(e.g. endpoint https://s3.eu-central-2.ionoscloud.com with region eu-central-2)",
                 )
 
     def _check_secrets(self) -> None:
@@ -308,6 +401,20 @@ class StackSettings(KivaModel):
                 f"no ClusterIssuer {ingress.cluster_issuer!r}: set internalCa: true to create it as a "
                 "private CA, or add it to prerequisites.clusterIssuers if the cluster has it",
             )
+
+    def _check_operators(self) -> None:
+        """Operators left to the cluster, and the GPU pools' RuntimeClasses (`infra.settings.operators`)."""
+        ingress = self.gateway.ingress
+        uses = Uses(
+            pooler=self.database.pooler.enabled, internal_ca=ingress is not None and ingress.internal_ca
+        )
+        problem = check_operators(
+            self.operators, creates_cluster=self.on_azure, declared_crds=self.prerequisites.crds, uses=uses
+        ) or check_runtime_classes(
+            self.gpu_pools, creates_cluster=self.on_azure, declared=self.prerequisites.runtime_classes
+        )
+        if problem:
+            raise _rule(*problem)
 
     @property
     def allowed_secret_keys(self) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from infra.settings.base import DnsLabel, KivaModel, Quantity
 
@@ -60,8 +60,10 @@ class Model(KivaModel):
     """Model server replicas."""
     max_model_len: int = Field(8192, ge=256, le=1_048_576)
     """Context length (`--max-model-len`)."""
-    gpu_memory_utilization: float = Field(0.9, ge=0.5, le=0.95)
-    """Share of GPU memory vLLM may use (`--gpu-memory-utilization`)."""
+    gpu_memory_utilization: float = Field(0.9, ge=0.1, le=0.95)
+    """Share of GPU memory vLLM may use (`--gpu-memory-utilization`); at least 0.5 unless the pool shares its GPUs."""
+    max_num_seqs: int | None = Field(None, ge=1, le=4096)
+    """Most sequences vLLM batches at once (`--max-num-seqs`; vLLM's default for `vllm serve` is 256, 1024 on GPUs of ≥ 70 GiB other than A100)."""
     dtype: Literal["auto", "half", "float16", "bfloat16"] = "auto"
     """Weights' data type (`--dtype`); T4 needs `half`, which `auto` becomes there."""
     gated: bool = False
@@ -191,6 +193,35 @@ class Database(KivaModel):
     """Connection pooler."""
 
 
+_PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+def _pem_bundle(value: str) -> str:
+    if _PEM_CERTIFICATE not in value or "-----END CERTIFICATE-----" not in value:
+        raise ValueError(
+            "must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or "
+            "a Secret reference such as {secret: s3-ca, key: ca.crt}"
+        )
+    return value
+
+
+class CaBundleSecret(KivaModel):
+    """A Secret in the platform namespace (`kiva`) that already holds the CA bundle.
+
+    The Barman Cloud plugin's `endpointCA` is a Secret key selector (CRD `objectstores.barmancloud.cnpg.io`
+    of plugin-barman-cloud 0.7.0), so a ConfigMap cannot be named.
+    """
+
+    secret: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")]
+    """Name of the Secret, e.g. `s3-ca`."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")] = "ca.crt"
+    """Key of the PEM bundle in the Secret."""
+
+
+CaBundle = Annotated[str, AfterValidator(_pem_bundle)] | CaBundleSecret
+"""A PEM bundle given inline, or a Secret that holds it."""
+
+
 class S3ObjectStore(KivaModel):
     """S3-compatible object storage for backups on `existing` clusters (IONOS, STACKIT, OTC OBS, MinIO).
 
@@ -205,6 +236,10 @@ class S3ObjectStore(KivaModel):
     """Region of the bucket; must be in the EU allow-list."""
     path: str = "kiva"
     """Prefix inside the bucket."""
+    ca_bundle: CaBundle | None = None
+    """CA the endpoint's TLS certificate is signed by, when it is an internal CA: a PEM bundle, or a
+    Secret of namespace `kiva` holding it (`{secret: s3-ca, key: ca.crt}`); becomes the Barman Cloud
+    plugin's `ObjectStore.spec.configuration.endpointCA`."""
 
 
 class Backups(KivaModel):
@@ -217,14 +252,43 @@ class Backups(KivaModel):
 
 
 class ProviderModel(KivaModel):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$")]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$", examples=["gpt-4o-eu"])]
     """The name clients use (`model` in the OpenAI API)."""
-    model: Annotated[str, Field(pattern=r"^[a-z_]+/[\w.:@/-]+$")]
+    model: Annotated[str, Field(pattern=r"^[a-z_]+/[\w.:@/-]+$", examples=["azure/gpt-4o"])]
     """The LiteLLM model string, e.g. `azure/gpt-4o` or `mistral/mistral-large-latest`."""
 
 
+#: Azure OpenAI data-plane inference API version passed when `apiVersion` is not set: the latest GA
+#: release named in Microsoft's REST API reference (learn.microsoft.com/azure/ai-services/openai/reference).
+#: Pinned here so the gateway does not fall back to LiteLLM's moving `AZURE_DEFAULT_API_VERSION`
+#: (a preview version in litellm 1.90.6).
+AZURE_OPENAI_API_VERSION = "2024-10-21"
+
+#: The kind-specific keys of a provider: LiteLLM 1.90.6 reads them as the `litellm_params` `api_base` +
+#: `api_version` (litellm/llms/azure/common_utils.py), `vertex_project` + `vertex_location`, and
+#: `aws_region_name` (litellm/types/router.py `CredentialLiteLLMParams`).
+PROVIDER_KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "azure": ("apiBase", "apiVersion"),
+    "vertex_ai": ("vertexProject", "vertexLocation"),
+    "bedrock": ("awsRegionName",),
+}
+
+
+ApiVersion = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$|^(v1|latest|preview)$", examples=["2024-10-21"]),
+]
+GcpProject = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", examples=["kiva-prod-4711"])]
+VertexLocation = Annotated[str, Field(pattern=r"^europe-[a-z]+[0-9]+$", examples=["europe-west3"])]
+AwsEuRegion = Annotated[str, Field(pattern=r"^eu-[a-z]+-[0-9]$", examples=["eu-central-1"])]
+
+
 class ExternalProvider(KivaModel):
-    """An external LLM provider reached through the gateway. Its API key is a secure config value."""
+    """An external LLM provider reached through the gateway. Its API key is a secure config value.
+
+    For `vertex_ai` the secret is the service account's JSON key (LiteLLM's `vertex_credentials`); for
+    `bedrock` it is a Bedrock API key (LiteLLM sends `api_key` as the bearer token).
+    """
 
     name: DnsLabel
     """Short name of the provider entry."""
@@ -234,10 +298,66 @@ class ExternalProvider(KivaModel):
     """Name of the secure config value with the API key (`kiva:<name>`)."""
     api_base: HttpUrl | None = None
     """API base URL (required for `azure`), e.g. an EU deployment's endpoint."""
-    processing_jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2}$|^EU$")]
+    api_version: ApiVersion | None = None
+    """`azure` only: Azure OpenAI API version (default `2024-10-21`, the latest dated GA; or `v1`)."""
+    vertex_project: GcpProject | None = None
+    """`vertex_ai` only (required): the Google Cloud project id."""
+    vertex_location: VertexLocation | None = None
+    """`vertex_ai` only (required): the Vertex AI region, in Europe (`europe-…`)."""
+    aws_region_name: AwsEuRegion | None = None
+    """`bedrock` only (required): the AWS region, in the EU (`eu-…`)."""
+    processing_jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2}$|^EU$", examples=["SE"])]
     """Where the provider processes requests (`EU` or an ISO country code): checked by the policy pack."""
     models: list[ProviderModel] = Field(min_length=1)
     """Models offered through this provider."""
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> ExternalProvider:
+        """Each kind gets the keys LiteLLM needs for it, and no key of another kind."""
+        given = {
+            "apiVersion": self.api_version,
+            "vertexProject": self.vertex_project,
+            "vertexLocation": self.vertex_location,
+            "awsRegionName": self.aws_region_name,
+        }
+        needed = PROVIDER_KIND_KEYS.get(self.kind, ())
+        given_base = {**given, "apiBase": self.api_base}
+        # apiVersion has a default (AZURE_OPENAI_API_VERSION), so an azure provider needs only apiBase.
+        missing = [key for key in needed if key != "apiVersion" and given_base[key] is None]
+        if missing:
+            raise ValueError(f"kind {self.kind} needs {' and '.join(missing)} ({_KIND_EXAMPLES[self.kind]})")
+        foreign = [key for key, value in given.items() if value is not None and key not in needed]
+        if foreign:
+            owners = {key: kind for kind, keys in PROVIDER_KIND_KEYS.items() for key in keys}
+            raise ValueError(
+                f"{', '.join(foreign)} only applies to kind {owners[foreign[0]]}, not {self.kind}; remove it"
+            )
+        return self
+
+    @property
+    def credential_param(self) -> str:
+        """The `litellm_params` key the secret goes to: Vertex AI takes a service-account key as
+        `vertex_credentials`, every other kind an `api_key` (Bedrock sends it as its bearer token,
+        litellm/llms/bedrock/base_aws_llm.py)."""
+        return "vertex_credentials" if self.kind == "vertex_ai" else "api_key"
+
+    @property
+    def kind_params(self) -> dict[str, str]:
+        """The kind-specific `litellm_params` (`api_base` aside), named as LiteLLM 1.90.6 reads them."""
+        by_kind: dict[str, dict[str, str | None]] = {
+            "azure": {"api_version": self.api_version or AZURE_OPENAI_API_VERSION},
+            "vertex_ai": {"vertex_project": self.vertex_project, "vertex_location": self.vertex_location},
+            "bedrock": {"aws_region_name": self.aws_region_name},
+        }
+        values = by_kind.get(self.kind, {})
+        return {key: value for key, value in values.items() if value is not None}
+
+
+_KIND_EXAMPLES = {
+    "azure": "e.g. apiBase: https://kiva-eu.openai.azure.com",
+    "vertex_ai": "e.g. vertexProject: kiva-prod-4711, vertexLocation: europe-west3",
+    "bedrock": "e.g. awsRegionName: eu-central-1",
+}
 
 
 class Monitoring(KivaModel):
@@ -269,3 +389,7 @@ class Prerequisites(KivaModel):
     """cert-manager ClusterIssuers that already exist."""
     load_balancers: bool = False
     """The cluster provisions `LoadBalancer` Services (a cloud controller or MetalLB); implied on Azure."""
+    runtime_classes: list[DnsLabel] = Field(default_factory=list)
+    """RuntimeClasses that exist on the cluster, e.g. `nvidia` (k3s and RKE2 register one per container
+    runtime they find); a GPU pool's `runtimeClassName` must be one of them, since the API server
+    rejects a pod naming a RuntimeClass that does not exist."""

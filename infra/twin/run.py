@@ -8,7 +8,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,26 @@ def stand_in_crd(name: str, api_version: str, kind: str, namespaced: bool) -> di
     }
 
 
+def _declared_runtime_classes(resources: list[Any]) -> list[str]:
+    """`runtimeClasses` of the platform namespace's `kiva.platform/prerequisites` annotation."""
+    from kiva_policies.day_one.nodes import PREREQUISITES_ANNOTATION, platform_annotation
+
+    declared = platform_annotation(resources, PREREQUISITES_ANNOTATION)
+    names = declared.get("runtimeClasses") if isinstance(declared, Mapping) else None
+    return sorted({str(n) for n in names}) if isinstance(names, list) else []
+
+
+def stand_in_runtime_class(name: str) -> dict[str, Any]:
+    """A RuntimeClass the cluster is declared to have: pods naming it pass the API server's RuntimeClass
+    admission plugin, which rejects a pod whose class does not exist. The handler is never run here."""
+    return {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": name, "annotations": {"kiva.twin/stand-in": "declared prerequisite"}},
+        "handler": name,
+    }
+
+
 def twin(
     plan: Plan,
     *,
@@ -161,6 +181,7 @@ def twin(
 
     pools = node_pools(resources) or []
     declared_crds = set(prerequisites(resources).crds)
+    declared_runtime_classes = _declared_runtime_classes(resources)
     render_failures: list[Problem] = []
     releases = render_releases(plan, charts_dir(charts), render_failures)
     gpu_operator = any(release.chart == "gpu-operator" for _, release in releases)
@@ -202,6 +223,7 @@ def twin(
                 zones,
                 controllers="kube-controller-manager" not in plane.missing,
                 placement=not plane.missing,
+                runtime_classes=declared_runtime_classes,
             )
             timings["apply"] = time.monotonic() - t1
             if plane.missing:
@@ -271,6 +293,7 @@ def _apply_all(
     *,
     controllers: bool = True,
     placement: bool = True,
+    runtime_classes: Sequence[str] = (),
 ) -> None:
     """Apply everything; without `controllers` no default ServiceAccounts are awaited (the API server then
     runs without the ServiceAccount admission plugin), without `placement` no pod verdicts are awaited."""
@@ -325,6 +348,12 @@ def _apply_all(
         report.notes.append(
             f"StorageClass {sc['metadata']['name']}: stand-in for the cluster's own "
             f"({sc['provisioner']}, WaitForFirstConsumer); the twin plays its provisioner"
+            + ("" if outcome.ok else f" (refused: {outcome.message})")
+        )
+    for name in runtime_classes:
+        outcome = applier.apply(Item(stand_in_runtime_class(name), "stand-in"))
+        report.notes.append(
+            f"RuntimeClass {name}: declared prerequisite, installed as a stand-in (handler {name})"
             + ("" if outcome.ok else f" (refused: {outcome.message})")
         )
     # 2. CRDs

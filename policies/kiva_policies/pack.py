@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from kiva_policies import day_one, hardening, residency, retention, telemetry, topology
+from kiva_policies import day_one, hardening, residency, retention, secret_references, telemetry, topology
 
 PACK_NAME = "kiva"
 
@@ -13,6 +13,7 @@ POLICIES: list[Policy] = [
     *telemetry.POLICIES,
     *retention.POLICIES,
     *hardening.POLICIES,
+    *secret_references.POLICIES,
     *topology.POLICIES,
     *day_one.POLICIES,
 ]

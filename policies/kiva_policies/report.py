@@ -220,6 +220,7 @@ def render_report(report: PolicyReport, resources: list[PlannedResource], now: d
         f"- Resources checked: {len(resources)}",
         f"- Policies run: {len(report.policies)}"
         + (f" (disabled: {len(report.disabled)})" if report.disabled else ""),
+        *([f"- Policy config: {_cell(report.config_source)}"] if report.config_source else []),
         f"- **Verdict: {verdict}**: {mandatory} mandatory violation(s), {advisory} advisory violation(s), "
         f"{unverifiable} not verifiable",
         "",

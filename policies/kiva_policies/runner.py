@@ -29,8 +29,14 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from kiva_policies.base import engine_props
+from kiva_policies.base import NAMESPACE, declared_location, engine_props
 from kiva_policies.pack import POLICIES
+from kiva_policies.regions import (
+    AZURE_REGIONS,
+    KUBERNETES_REGIONS,
+    S3_REGIONS,
+    is_eu,
+)
 
 #: `policies/config/<stack>.json`: the per-stage policy configuration, also given to `--policy-pack-config`.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -75,6 +81,8 @@ class PolicyReport:
     """Policies the configuration disabled (they did not run)."""
     settings: dict[str, dict] = field(default_factory=dict)
     """Configuration in force per policy that ran (schema defaults overlaid with the policy config)."""
+    config_source: str = ""
+    """Where the policy config came from, in words (a file, derived from the declaration, or defaults)."""
 
     @property
     def mandatory_violations(self) -> list[Finding]:
@@ -180,6 +188,208 @@ def _validate_properties(policy: Policy, props: dict, where: str) -> None:
     except jsonschema.ValidationError as error:
         path = ".".join(str(p) for p in error.absolute_path)
         raise PolicyConfigError(f"{where}.{path}: {error.message}") from None
+
+
+# --- a stack without its own config file ------------------------------------------------------------
+
+#: The stages whose configs ship in `policies/config/`, by the `kiva:environment` of their stack file
+#: (tests/policies/test_derived_config.py keeps this in step with `Pulumi.<stage>.yaml`). A stack
+#: without a file gets the strictest settings of the shipped stages of its own environment.
+STAGE_ENVIRONMENTS = {"dev": "development", "prod": "production", "local": "development"}
+SHIPPED_STAGES = tuple(STAGE_ENVIRONMENTS)
+#: Policies whose settings say *where* data may be; a derived config takes them from the declaration.
+RESIDENCY_PREFIX = "kiva-residency-"
+_STRICTNESS = ("disabled", "advisory", "remediate", "mandatory")
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    """The policy config in force and, for reviewers, where it came from."""
+
+    config: dict
+    path: Path | None = None
+    """The file it was read from, or `None`."""
+    derived_from: tuple[str, str] | None = None
+    """(region, jurisdiction) the config was derived from, when no file exists for the stack."""
+    stages: tuple[str, ...] = SHIPPED_STAGES
+    """The shipped stages whose strictest settings a derived config takes."""
+    override: str = ""
+    """What would replace a derived or default config (`policies/config/<stack>.json`, or `--policy-config`)."""
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        if self.derived_from is not None:
+            region, jurisdiction = self.derived_from
+            text = (
+                f"derived (no config file): residency from the declared region {region} and jurisdiction "
+                f"{jurisdiction}, every other policy mandatory with the strictest settings of the shipped "
+                f"stages ({', '.join(self.stages)}); {self.override} would override it"
+            )
+        else:
+            text = f"none (strictest settings): the pack defaults apply; {self.override} would override it"
+        return text + "".join(f"; {note}" for note in self.notes)
+
+
+def declarations(resources: list[PlannedResource]) -> set[tuple[str, str]]:
+    """(region, jurisdiction) pairs the plan's Namespaces declare (annotations `kiva.platform/…`)."""
+    found = set()
+    for resource in resources:
+        if resource.type != NAMESPACE:
+            continue
+        declared = declared_location(engine_props(resource.props or {}))
+        if declared is not None and all(isinstance(v, str) and v for v in declared):
+            found.add((str(declared[0]), str(declared[1])))
+    return found
+
+
+def choose_policy_config(
+    stack: str | None,
+    explicit: Path | None,
+    resources: list[PlannedResource],
+    declared: tuple[str, str] | None = None,
+    environment: str | None = None,
+) -> ConfigChoice:
+    """`--policy-config`, else `policies/config/<stack>.json`, else a config derived from the declaration.
+
+    `declared` is the stack's own (region, jurisdiction) and `environment` its `kiva:environment` when
+    the caller knows the settings (`kiva plan`); otherwise the plan's Namespace annotations are read and
+    the stages of every environment count. Without any declaration the pack defaults apply.
+    """
+    config, path = load_policy_config(stack, explicit)
+    if path is not None:
+        return ConfigChoice(config, path)
+    override = (
+        f"{CONFIG_DIR.parent.name}/{CONFIG_DIR.name}/{stack}.json (write it with `kiva policy-config {stack}`)"
+        if stack
+        else "--policy-config FILE"
+    )
+    found = {declared} if declared else declarations(resources)
+    if len(found) != 1:
+        why = (
+            "the plan declares no region and jurisdiction"
+            if not found
+            else f"the plan declares several locations ({', '.join(sorted(map('/'.join, found)))})"
+        )
+        return ConfigChoice({}, override=override, notes=(f"not derived: {why}",))
+    region, jurisdiction = next(iter(found))
+    derived, notes = derive_policy_config(region, jurisdiction, environment)
+    return ConfigChoice(
+        derived,
+        derived_from=(region, jurisdiction),
+        stages=stages_of(environment),
+        override=override,
+        notes=tuple(notes),
+    )
+
+
+def stages_of(environment: str | None) -> tuple[str, ...]:
+    """The shipped stages of `environment`; every shipped stage when it is unknown or has none."""
+    return tuple(s for s, env in STAGE_ENVIRONMENTS.items() if env == environment) or SHIPPED_STAGES
+
+
+def _shipped(stage_names: tuple[str, ...]) -> dict[str, dict[str, tuple[str, dict]]]:
+    stages = {}
+    for stage in stage_names:
+        path = CONFIG_DIR / f"{stage}.json"
+        if path.is_file():
+            stages[stage] = resolve_config(json.loads(path.read_text(encoding="utf-8")), source=str(path))
+    return stages
+
+
+def _strictest_value(key: str, values: list[Any]) -> Any:
+    """The strictest of the stages' values of one property (`None`: no rule; the schema default applies)."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    if all(isinstance(v, bool) for v in values):
+        return any(values) if key.startswith("require") else None
+    if all(isinstance(v, int | float) for v in values):
+        return max(values) if key.startswith("min") else min(values) if key.startswith("max") else None
+    if all(isinstance(v, list) for v in values):
+        if key.startswith(("allowed", "exempt")):  # fewer exceptions is stricter
+            return [item for item in values[0] if all(item in v for v in values[1:])]
+        return list(dict.fromkeys(item for v in values for item in v))  # more detection is stricter
+    return None
+
+
+def _strictest_properties(name: str, by_stage: dict[str, dict], notes: list[str]) -> dict:
+    keys = sorted({key for props in by_stage.values() for key in props})
+    merged = {}
+    for key in keys:
+        value = _strictest_value(key, [props.get(key) for props in by_stage.values()])
+        if value is not None:
+            merged[key] = value
+    for key in [k for k in keys if k.startswith("min")]:
+        upper = "max" + key[3:]
+        if upper in merged and merged[key] > merged[upper]:
+            # No range is inside every stage's range: keep the stage with the longest minimum whole.
+            stage = max(by_stage, key=lambda s: by_stage[s].get(key, 0))
+            merged[key], merged[upper] = by_stage[stage][key], by_stage[stage][upper]
+            notes.append(
+                f"{name}: the shipped stages' {key}/{upper} ranges do not overlap; {stage}'s "
+                f"{merged[key]}..{merged[upper]} is used"
+            )
+    return merged
+
+
+def _residency(region: str, country: str) -> dict[str, dict]:
+    """Residency settings that allow only `country` (and the declared region itself)."""
+
+    def in_country(table: Mapping[str, Any]) -> list[str]:
+        return sorted(name for name, r in table.items() if r.country == country)
+
+    regions = sorted({*in_country(AZURE_REGIONS), *in_country(KUBERNETES_REGIONS), *in_country(S3_REGIONS)})
+    known = {**S3_REGIONS, **KUBERNETES_REGIONS, **AZURE_REGIONS}.get(region)
+    if region not in regions and (known is None or not known.country):  # on-prem, or a region KIVA lacks
+        regions = sorted({*regions, region})
+    return {
+        "kiva-residency-location-in-allow-list": {"allowedLocations": in_country(AZURE_REGIONS)},
+        "kiva-residency-declared-region-in-allow-list": {
+            "allowedRegions": regions,
+            "allowedJurisdictions": [country],
+            "declaredRegion": region,
+            "declaredJurisdiction": country,
+        },
+        "kiva-residency-backup-destinations": {
+            "allowedAzureRegions": in_country(AZURE_REGIONS),
+            "allowedS3Regions": in_country(S3_REGIONS),
+        },
+    }
+
+
+def derive_policy_config(
+    region: str, jurisdiction: str, environment: str | None = None
+) -> tuple[dict, list[str]]:
+    """A policy config for a stack with no file of its own; never looser than a shipped stage.
+
+    Every non-residency policy is mandatory with the strictest value any shipped stage of the same
+    `environment` sets (highest minimum, lowest maximum, fewest exceptions): a development fork is held
+    to dev and local, a production fork to prod, an unknown environment to all three. Residency allows only the declared jurisdiction's
+    country: its Azure, Kubernetes and (unambiguous) S3 regions, plus the declared region itself when
+    KIVA knows no country for it (`on-prem`). A jurisdiction outside the EU/EEA, or `EU` (not one
+    country), derives nothing for residency: the pack's EU/EEA defaults apply and judge it. External
+    LLM providers keep the shipped EU/EEA jurisdiction list (no stage narrows it).
+    """
+    notes: list[str] = []
+    stages = _shipped(stages_of(environment))
+    config: dict[str, Any] = {}
+    for policy in POLICIES:
+        by_stage = {stage: resolved[policy.name][1] for stage, resolved in stages.items()}
+        props = _strictest_properties(policy.name, by_stage, notes)
+        if policy.name.startswith(RESIDENCY_PREFIX):
+            props = {k: v for k, v in props.items() if k in ("allowedProviders",)}
+        config[policy.name] = {"enforcementLevel": _STRICTNESS[-1], **props}
+    if len(jurisdiction) == 2 and jurisdiction.isupper() and is_eu(jurisdiction):
+        for name, props in _residency(region, jurisdiction).items():
+            config[name].update(props)
+    else:
+        notes.append(
+            f"jurisdiction {jurisdiction!r} is not one EU/EEA country: residency keeps the pack's EU/EEA "
+            "defaults"
+        )
+    resolve_config(config, source="derived policy config")  # the schema still holds
+    return config, notes
 
 
 # --- running ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from components.azure.foundation import (
 )
 from components.contracts import GPU_TAINT_TOLERATIONS, BackupEgress
 from components.existing import cluster as existing
-from infra.settings import GpuPool
+from infra.settings import ExistingCluster, GpuPool
 
 
 def _pool(**fields: Any) -> GpuPool:
@@ -29,7 +29,6 @@ def test_spot_pools_tolerate_the_aks_spot_taint() -> None:
 
 def test_daemonsets_tolerate_every_gpu_taint_spot_included() -> None:
     assert set(map(str, DAEMONSET_TOLERATIONS)) == set(map(str, [*GPU_TAINT_TOLERATIONS, SPOT_TOLERATION]))
-    assert existing.DAEMONSET_TOLERATIONS == DAEMONSET_TOLERATIONS
 
 
 @pytest.mark.parametrize(
@@ -48,13 +47,36 @@ def test_driver_decides_software_and_cuda_compatibility(
 
 
 @pytest.mark.parametrize("spot", [False, True])
-@pytest.mark.parametrize("driver", ["aks", "operator"])
-def test_existing_pools_keep_the_behaviour_they_had(driver: str, spot: bool) -> None:
-    """Declared pools get what they got before the contract: the same facts as an AKS pool."""
+@pytest.mark.parametrize(("driver", "software"), [("aks", "device-plugin"), ("operator", "gpu-operator")])
+def test_existing_pools_take_tolerations_from_declared_taints(driver: str, software: str, spot: bool) -> None:
+    """An existing cluster's pool tolerates the taints declared on its nodes, never AKS's spot taint by
+    default; `driver: aks` still reads as `preinstalled` (the device plugin)."""
     pool = GpuPool.model_validate(
         {"name": "gpu", "gpuType": "a100", "gpusPerNode": 1, "driver": driver, "spot": spot}
     )
-    assert existing.existing_gpu_nodes(pool) == aks_gpu_nodes(pool)
+    cluster = ExistingCluster.model_validate(
+        {
+            "provider": "existing",
+            "kubernetesVersion": "1.34",
+            "nodePools": [
+                {"name": "cpu", "nodes": 1, "cpu": "4", "memory": "16Gi"},
+                {
+                    "name": "gpu",
+                    "nodes": 1,
+                    "cpu": "8",
+                    "memory": "60Gi",
+                    "gpus": 1,
+                    "labels": {"kiva.platform/gpu-pool": "gpu"},
+                    "taints": [{"key": "cloud.example/spot", "effect": "NoSchedule"}],
+                },
+            ],
+        }
+    )
+    nodes = existing.existing_gpu_nodes(pool, cluster)
+    spot_taint = {"key": "cloud.example/spot", "operator": "Exists", "effect": "NoSchedule"}
+    assert nodes.tolerations == (*GPU_TAINT_TOLERATIONS, spot_taint)
+    assert (nodes.nvidia_software, nodes.cuda_compatibility) == (software, False)
+    assert existing.daemonset_tolerations(cluster) == (*GPU_TAINT_TOLERATIONS, spot_taint)
 
 
 @pytest.mark.parametrize(

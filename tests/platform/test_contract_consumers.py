@@ -2,7 +2,7 @@
 
 A made-up provider fills the contract with values no cloud layer of ours produces (its own spot taint,
 its own backup credentials and egress, no External Secrets, the GPU operator on a pool whose settings
-say `driver: aks`); every platform function must follow the contract, not the stack's cloud.
+say `driver: preinstalled`); every platform function must follow the contract, not the stack's cloud.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ STORE = {
 
 
 def _dev_settings() -> Any:
-    """dev's settings: an Azure cluster with a spot T4 pool (`driver: aks`) and one model on it."""
+    """dev's settings: an Azure cluster with a spot T4 pool (`driver: preinstalled`) and one model on it."""
     file = committed_stack_file("dev")
     raw = {key[5:]: value for key, value in stack_config("dev").items() if key.startswith("kiva:")}
     secret_keys = {key[5:] for key in file.secret_keys if key.startswith("kiva:")}
@@ -116,7 +116,7 @@ def test_gpu_pool_facts_come_from_the_contract() -> None:
     resources = model_server.default_resources(model)
     server = assembly.model_server_args(settings, foundation, model)
     names = {var.name for var in model_server.model_env(server, resources)}
-    # dev's pool says `driver: aks`, but this cloud's nodes need no compatibility mode.
+    # dev's pool says `driver: preinstalled`, but this cloud's nodes need no compatibility mode.
     assert "VLLM_ENABLE_CUDA_COMPATIBILITY" not in names
     operator_args = assembly.operators_args(settings, foundation)
     assert operator_args.gpu_operator_pools == ("t4",)

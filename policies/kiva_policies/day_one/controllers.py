@@ -14,6 +14,11 @@
   (`cert-manager.io/issuer` an Issuer in the same namespace), else no certificate is ever issued.
 - A LoadBalancer Service is awaited until it has an address: only a cloud controller gives one (the AKS
   cluster of the plan), or a declared prerequisite (`loadBalancers: true`).
+- A pod naming a RuntimeClass that does not exist is refused by the API server's RuntimeClass admission
+  plugin ("pod rejected: RuntimeClass %q not found", kubernetes `plugin/pkg/admission/runtimeclass`), so a
+  workload's pods never appear. The class must be a RuntimeClass of the plan or declared
+  (`runtimeClasses`, e.g. `nvidia`, which k3s and RKE2 register for the NVIDIA runtime). The same holds
+  for the NVIDIA device plugin's DaemonSets (chart value `runtimeClassName`, k8s-device-plugin 0.18.0).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from pulumi_policy import Policy, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from kiva_policies.base import MANDATORY, SERVICE, display_name, get, namespace_of
+from kiva_policies.base import MANDATORY, SERVICE, as_list, display_name, get, namespace_of, pod_spec
 from kiva_policies.day_one import charts
 from kiva_policies.day_one.nodes import (
     MANAGED_CLUSTER,
@@ -41,6 +46,9 @@ from kiva_policies.day_one.resources import (
 )
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+RUNTIME_CLASS = "kubernetes:node.k8s.io/v1:RuntimeClass"
+#: Charts whose pods take their RuntimeClass from the value `runtimeClassName`.
+RUNTIME_CLASS_CHARTS = frozenset({"nvidia-device-plugin"})
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
 
@@ -264,6 +272,56 @@ def _check_controllers(args: StackValidationArgs, report: ReportViolation) -> No
             )
 
 
+def runtime_classes(resources: list[Any]) -> set[str]:
+    """RuntimeClasses that will exist: those of the plan and those declared (`runtimeClasses`)."""
+    declared = platform_annotation(resources, PREREQUISITES_ANNOTATION)
+    names = (
+        {str(v) for v in as_list(declared.get("runtimeClasses"))} if isinstance(declared, Mapping) else set()
+    )
+    for resource in resources:
+        if type_of(resource) == RUNTIME_CLASS:
+            names.add(str(get(props_of(resource), "metadata", "name", default=resource.name)))
+    return names
+
+
+def _pods_runtime_class(resource: Any) -> tuple[str, str] | None:
+    """(what, RuntimeClass name) of a workload's pods, or of a chart's DaemonSets, where one is named."""
+    props, kind = props_of(resource), type_of(resource)
+    spec = pod_spec(kind, props)
+    if spec is not None:
+        name = spec.get("runtimeClassName")
+        what = f"{kind.rsplit(':', 1)[-1]} {display_name(props, resource.name)}"
+        return (what, str(name)) if name else None
+    if kind == HELM_RELEASE and str(get(props, "chart", default="")) in RUNTIME_CLASS_CHARTS:
+        name = get(props, "values", "runtimeClassName")
+        release = str(get(props, "name", default=None) or resource.name)
+        return (f"Helm release {release} (its DaemonSets)", str(name)) if name else None
+    return None
+
+
+def _check_runtime_classes(args: StackValidationArgs, report: ReportViolation) -> None:
+    resources = list(args.resources)
+    known = runtime_classes(resources)
+    for resource in resources:
+        found = _pods_runtime_class(resource)
+        if found is None or found[1] in known:
+            continue
+        what, name = found
+        offered = ", ".join(sorted(known)) or "none"
+        report(
+            f"{what} names RuntimeClass {name!r}, which the plan does not create and "
+            f"kiva:prerequisites.runtimeClasses does not declare (known: {offered}); the API server rejects "
+            'its pods ("pod rejected: RuntimeClass not found"). Declare it if the cluster has it '
+            "(kubectl get runtimeclass), or remove the pool's runtimeClassName.",
+            resource.urn,
+        )
+
+
+def _check_controllers_and_runtime_classes(args: StackValidationArgs, report: ReportViolation) -> None:
+    _check_controllers(args, report)
+    _check_runtime_classes(args, report)
+
+
 def _declares_load_balancers(resources: list[Any]) -> bool:
     declared = platform_annotation(resources, PREREQUISITES_ANNOTATION)
     return isinstance(declared, Mapping) and declared.get("loadBalancers") is True
@@ -284,10 +342,11 @@ controllers_present = StackValidationPolicy(
     name="kiva-day-one-controllers-present",
     description=(
         "Every object Pulumi awaits has a controller: each Ingress an ingress controller for its class and the "
-        "cert-manager issuer it names, each LoadBalancer Service a cloud load-balancer controller, either "
-        "provided by the plan or declared as a cluster prerequisite."
+        "cert-manager issuer it names, each LoadBalancer Service a cloud load-balancer controller, each "
+        "pod's RuntimeClass an existing RuntimeClass, either provided by the plan or declared as a cluster "
+        "prerequisite."
     ),
-    validate=_check_controllers,
+    validate=_check_controllers_and_runtime_classes,
     enforcement_level=MANDATORY,
 )
 

@@ -26,6 +26,7 @@ from pulumi_policy import Policy, ReportViolation, StackValidationArgs, StackVal
 
 from kiva_policies.base import MANDATORY, as_list, get
 from kiva_policies.day_one import controllers, storage
+from kiva_policies.day_one.gpu_sharing import apply_time_slicing
 from kiva_policies.day_one.nodes import HOST_KEY, ZONE_KEY, NodePool, Taint, node_pools
 from kiva_policies.day_one.pods import GPU, PodGroup, pod_groups
 from kiva_policies.day_one.quantities import cpu_text, memory_text
@@ -224,6 +225,7 @@ def analyse(resources: list[Any]) -> Analysis:
     findings: list[Finding] = []
     if pools is None:
         return Analysis(None, groups, [], findings, {}, {})
+    apply_time_slicing(pools, resources)
     _derive_gpu_labels(pools, groups)
     _gpu_coverage(pools, groups, findings)
 
