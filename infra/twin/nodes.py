@@ -47,6 +47,8 @@ class TwinNode:
     capacity: dict[str, str]
     gpus: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    declared: bool = False
+    """The node stands for an existing cluster's declared pool (`cluster.nodePools`), not one the stack creates."""
 
 
 def node_name(pool: NodePool, index: int) -> str:
@@ -84,7 +86,9 @@ def twin_nodes(pools: list[NodePool], gpu_operator: bool) -> list[TwinNode]:
                 {"key": t.key, "effect": t.effect, **({"value": t.value} if t.value else {})}
                 for t in pool.taints
             ]
-            nodes.append(TwinNode(name, pool.name, labels, taints, capacity, pool.gpus))
+            nodes.append(
+                TwinNode(name, pool.name, labels, taints, capacity, pool.gpus, declared=pool.source != "aks")
+            )
     return nodes
 
 

@@ -541,7 +541,12 @@ def _coverage(
     twin_nodes: list[nodes.TwinNode],
     releases: list[tuple[Registration, Any]],
 ) -> None:
-    """Every GPU node needs a device plugin pod (and, with the GPU operator, an NFD worker pod)."""
+    """Every GPU node needs a device plugin pod (and, with the GPU operator, an NFD worker pod).
+
+    Nodes of an existing cluster's declared pools advertise their declared GPUs without one when the
+    plan installs no NVIDIA software: the cluster's own device plugin does (`install: false`), as the
+    day-one scheduling check assumes too.
+    """
     gpu_nodes = [n for n in twin_nodes if n.gpus]
     if not gpu_nodes:
         return
@@ -557,7 +562,14 @@ def _coverage(
             "labels GPU nodes for them, not the operands"
         )
     if not required:
-        for node in gpu_nodes:
+        declared = [n.name for n in gpu_nodes if n.declared]
+        if declared:
+            report.notes.append(
+                "the plan installs no NVIDIA device plugin: the GPUs of the declared node pools "
+                f"({', '.join(sorted({n.pool for n in gpu_nodes if n.declared}))}) are taken as advertised by "
+                "the cluster's own device plugin (kiva:operators.nvidia.install: false)"
+            )
+        for node in (n for n in gpu_nodes if not n.declared):
             report.uncovered.append(
                 Problem(
                     f"Node {node.name} ({node.pool})",

@@ -82,3 +82,24 @@ def test_autoscaled_workloads_are_applied_at_their_maximum() -> None:
     assert deployment["spec"]["replicas"] == 10
     assert "replicas" not in other.get("spec", {})
     assert any("maxReplicas (10)" in note for note in report.notes)
+
+
+def test_gpu_nodes_without_a_device_plugin_release() -> None:
+    """No NVIDIA release in the plan: an existing cluster's declared GPU nodes are advertised by its own
+    device plugin (`operators.nvidia.install: false`); GPU nodes the stack creates (AKS) advertise none."""
+    from infra.twin.nodes import TwinNode
+    from infra.twin.report import TwinReport
+    from infra.twin.run import _coverage
+    from infra.twin.settle import ClusterState
+
+    def node(name: str, pool: str, declared: bool) -> TwinNode:
+        return TwinNode(name, pool, {}, [], {"nvidia.com/gpu": "1"}, gpus=1, declared=declared)
+
+    report = TwinReport(stack="s", cluster="c")
+    state = ClusterState(pods=[], failed_creates={}, unsatisfied=[], daemonsets=[], claims=[])
+    _coverage(report, state, [node("t4-0", "t4", True), node("aks-gpu-1", "gpu", False)], [])
+    assert [p.subject for p in report.uncovered] == ["Node aks-gpu-1 (gpu)"]
+    assert report.notes == [
+        "the plan installs no NVIDIA device plugin: the GPUs of the declared node pools (t4) are taken as "
+        "advertised by the cluster's own device plugin (kiva:operators.nvidia.install: false)"
+    ]
