@@ -148,7 +148,55 @@ def plan(
         f"{sum(r.custom for r in result.resources)} resources",
         declared=_declared(result.config),
         environment=result.config.get("kiva:environment"),
+        footer=[_cost_line(digest, stack, project_dir)],
     )
+
+
+def _cost_line(digest: dict[str, Any], stack: str, project_dir: Path) -> str:
+    """`kiva plan`'s one cost line; a price table problem does not fail the plan, it is said instead."""
+    from infra.cost.assumptions import CostFileError
+    from infra.cost.prices import PriceError
+    from infra.cost.render import summary_line
+    from infra.cost.stack_cost import cost_of
+
+    try:
+        return summary_line(cost_of(digest, stack, project_dir))
+    except (PriceError, CostFileError) as error:
+        return f"Cost: not estimated: {error}"
+
+
+@main.command()
+@click.argument("stack", default="dev")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the estimate as JSON.",
+)
+@_project_dir_option
+@_no_traceback
+def cost(stack: str, json_file: Path | None, project_dir: Path) -> None:
+    """Estimate STACK's monthly cost in EUR from its offline plan and the price tables in the repository.
+
+    Min/expected/max per component where autoscaling makes the bill uncertain; prices nobody could
+    verify are marked. No network call: see docs/cost.md for the formulas and how to refresh prices.
+    """
+    from infra.cost.assumptions import CostFileError
+    from infra.cost.prices import PriceError
+    from infra.cost.render import as_json, text
+    from infra.cost.stack_cost import cost_of
+    from infra.offline.digest import preview_digest
+
+    digest = preview_digest(_run_plan(project_dir, stack))
+    try:
+        estimate = cost_of(digest, stack, project_dir)
+    except (PriceError, CostFileError) as error:
+        raise Failure(str(error)) from None
+    for line in text(estimate):
+        click.echo(line)
+    if json_file:
+        json_file.write_text(json.dumps(as_json(estimate), indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Wrote estimate to {json_file}")
 
 
 def _declared(config: dict[str, Any]) -> tuple[str, str] | None:
@@ -224,7 +272,22 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
         policy_config,
         report_file,
         header=f"Check of {preview_file}: {len(resources)} resources",
+        report_sections=_cost_section(digest, stack_of(digest)) if report_file else (),
     )
+
+
+def _cost_section(digest: dict[str, Any], stack: str | None) -> list[tuple[str, list[str]]]:
+    """The reviewer report's cost section, priced from the checked plan (cost file from the current folder)."""
+    from infra.cost.assumptions import CostFileError
+    from infra.cost.prices import PriceError
+    from infra.cost.render import markdown
+    from infra.cost.stack_cost import cost_of
+
+    try:
+        body = markdown(cost_of(digest, stack or "unknown", Path(".")))
+    except (PriceError, CostFileError, KeyError, ValueError, TypeError) as error:
+        body = [f"Not estimated: {error}"]
+    return [("Estimated monthly cost", body)]
 
 
 @main.command()
@@ -244,7 +307,8 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
     "--charts",
     "charts_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Chart cache folder (default: $KIVA_CHARTS_DIR, else ~/.cache/kiva/charts; missing charts are pulled).",
+    help="Chart cache folder (default: $KIVA_CHARTS_DIR, `:`-separated, else ~/.cache/kiva/charts; then the "
+    "repository's charts/; missing charts are pulled into the first).",
 )
 @_project_dir_option
 @click.option("--timeout", type=click.FloatRange(min=10), default=300, show_default=True, help="Seconds.")
@@ -292,6 +356,8 @@ def _check_and_exit(
     header: str,
     declared: tuple[str, str] | None = None,
     environment: str | None = None,
+    footer: list[str] | tuple[str, ...] = (),
+    report_sections: list[tuple[str, list[str]]] | tuple[()] = (),
 ) -> None:
     from kiva_policies.runner import choose_policy_config, run_pack
 
@@ -314,10 +380,12 @@ def _check_and_exit(
     click.echo(f"Policy config: {report.config_source}")
     for line in policy_lines(report):
         click.echo(line)
+    for line in footer:
+        click.echo(line)
     if report_file:
         from kiva_policies.report import write_report
 
-        write_report(report, resources, report_file)
+        write_report(report, resources, report_file, sections=report_sections)
         click.echo(f"Wrote report to {report_file}")
     sys.exit(EXIT_VIOLATIONS if report.mandatory_violations else EXIT_OK)
 

@@ -34,6 +34,10 @@ NVIDIA_DEVICE_PLUGIN = HelmChart(
 )
 #: NVIDIA GPU Operator, for GPU pools created without a driver (`driver: operator`).
 GPU_OPERATOR = HelmChart("gpu-operator", "v25.10.0", "https://helm.ngc.nvidia.com/nvidia")
+PROMETHEUS_COMMUNITY_CHARTS = "https://prometheus-community.github.io/helm-charts"
+#: kube-prometheus-stack 88.5.3: Prometheus Operator v0.93.1 and its CRDs, Prometheus, Alertmanager,
+#: Grafana (subchart 12.11.1), kube-state-metrics (8.4.0), prometheus-node-exporter (4.56.1).
+KUBE_PROMETHEUS_STACK = HelmChart("kube-prometheus-stack", "88.5.3", PROMETHEUS_COMMUNITY_CHARTS)
 
 #: PostgreSQL operand images (CloudNativePG "standard" images: no in-tree Barman, the plugin backs up).
 POSTGRES_IMAGES: dict[int, str] = {
@@ -52,3 +56,16 @@ VLLM_VERSION = "v0.28.0"
 VLLM_IMAGE = f"vllm/vllm-openai:{VLLM_VERSION}"
 #: vLLM's CPU build for laptops and CI clusters (`cpu: true` models).
 VLLM_CPU_IMAGE = f"vllm/vllm-openai-cpu:{VLLM_VERSION}-x86_64"
+
+#: Images of kube-prometheus-stack 88.5.3, pinned in its values to the tags the chart (and its subcharts'
+#: appVersions) default to, so the plan names what runs (`values.yaml` of each chart at that version).
+PROMETHEUS_OPERATOR_TAG = "v0.93.1"  # also the config reloader's and the admission webhook's
+PROMETHEUS_TAG = "v3.14.0-distroless"
+ALERTMANAGER_TAG = "v0.34.0"
+GRAFANA_TAG = "13.2.0"  # grafana chart 12.11.1 appVersion
+GRAFANA_SIDECAR_TAG = "2.10.1"  # quay.io/kiwigrid/k8s-sidecar
+KUBE_STATE_METRICS_TAG = "v2.20.0"  # kube-state-metrics chart 8.4.0 appVersion
+NODE_EXPORTER_TAG = "v1.12.1"  # prometheus-node-exporter chart 4.56.1 appVersion
+WEBHOOK_CERTGEN_TAG = (
+    "1.8.7"  # ghcr.io/jkroepke/kube-webhook-certgen, the operator webhook's certificate Jobs
+)

@@ -61,13 +61,6 @@ def test_a_shared_pool_gives_one_slice_per_model():
     )
 
 
-def test_mig_is_refused_as_not_supported_yet():
-    pools = stack_config("dev")["kiva:gpuPools"]
-    pools[0]["sharing"] = {"mig": "1g.10gb"}
-    message = error_of("dev", gpuPools=pools)
-    assert "kiva:gpuPools[0].sharing: MIG is not supported yet" in message
-
-
 def test_sharing_needs_the_device_plugin():
     message = error_of("dev", gpuPools=shared_t4(driver="operator"), models=two_small_models(0.45))
     assert "sharing is rendered as the NVIDIA device plugin's config" in message

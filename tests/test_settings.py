@@ -151,9 +151,10 @@ def test_backup_region_must_be_in_the_eu():
     assert "kiva:backups.objectStore.region: 'us-east-1' is in US, not an EU/EEA" in message
 
 
-def test_monitoring_needs_the_pod_monitor_crd_declared():
-    message = error_of("prod", monitoring={"enabled": True})
-    assert "kiva:monitoring.enabled: PodMonitors need the Prometheus Operator's CRDs" in message
+def test_monitoring_of_the_clusters_own_prometheus_needs_its_crds_declared():
+    # The stack installs the Prometheus Operator's CRDs itself unless install: false (tests/monitoring).
+    message = error_of("local", monitoring={"enabled": True, "install": False})
+    assert "kiva:monitoring.install: the stack does not install the Prometheus Operator" in message
 
 
 def test_ingress_class_without_controller_is_refused():
@@ -236,3 +237,11 @@ def test_invalid_config_registers_nothing():
     bad = stack_file_with("dev", {"kiva:gateway": {"minReplicas": 0}})
     with pytest.raises(pulumi.RunError, match=r"kiva:gateway.minReplicas: must be at least 1 \(got 0\)"):
         run_program(bad)
+
+
+def test_a_backup_schedule_cloudnative_pg_would_reject_is_refused_before_any_resource():
+    """The schedule is parsed as CloudNativePG parses it (robfig/cron), not only counted in fields."""
+    assert error_of("dev", backups={"schedule": "0 0 25 * * *"}) == (
+        "Pulumi.dev.yaml: kiva:backups.schedule: '25' is outside the hour field's 0-23 in '0 0 25 * * *'; "
+        'use a six-field cron such as "0 0 2 * * *" (every day at 02:00:00)'
+    )

@@ -40,7 +40,13 @@ from components.contracts import (
 )
 from components.secret_values import platform_secret_values
 from infra.settings import AzureCluster, GpuPool, StackSettings
-from infra.settings.gpu_sharing import DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name
+from infra.settings.gpu_sharing import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    MIG_CONFIG_LABEL,
+    aks_gpu_instance_profile,
+    device_plugin_config_name,
+    mig_config_name,
+)
 from infra.settings.workloads import AKS_APP_ROUTING_CLASS
 
 #: AKS taints every node of a spot pool with this (`gpu_node_pool.SPOT_TAINT`); pods must tolerate it.
@@ -175,12 +181,24 @@ def gpu_node_pool_args(pool: GpuPool, kubernetes_version: str) -> GpuNodePoolArg
         spot=pool.spot,
         aks_installs_driver=pool.driver != "operator",
         kubernetes_version=kubernetes_version,
-        extra_labels=(
-            ((DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name(pool.name)),)
-            if pool.replicas_per_gpu > 1
-            else ()
+        extra_labels=gpu_sharing_labels(pool),
+        gpu_instance_profile=(
+            aks_gpu_instance_profile(profile)
+            if (profile := pool.mig_profile) and pool.driver == "preinstalled"
+            else None
         ),
     )
+
+
+def gpu_sharing_labels(pool: GpuPool) -> tuple[tuple[str, str], ...]:
+    """The labels by which shared GPUs are set up: the device plugin's config for time-slicing and for
+    MIG slices AKS cuts (`migStrategy: single`), the GPU operator's MIG config for MIG it cuts."""
+    profile = pool.mig_profile
+    if profile is not None and pool.driver == "operator":
+        return ((MIG_CONFIG_LABEL, mig_config_name(profile)),)
+    if pool.replicas_per_gpu > 1 or profile is not None:
+        return ((DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name(pool.name)),)
+    return ()
 
 
 def key_vault_args(

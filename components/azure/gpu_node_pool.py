@@ -40,7 +40,11 @@ class GpuNodePoolArgs:
     """AKS installs the NVIDIA driver (`driver: aks`), else the NVIDIA GPU operator does."""
     kubernetes_version: str
     extra_labels: tuple[tuple[str, str], ...] = ()
-    """Further node labels, e.g. `nvidia.com/device-plugin.config` naming a time-slicing pool's config."""
+    """Further node labels, e.g. `nvidia.com/device-plugin.config` naming a sharing pool's device plugin
+    config, or `nvidia.com/mig.config` naming the GPU operator's MIG config of a MIG pool."""
+    gpu_instance_profile: str | None = None
+    """AKS cuts every GPU into MIG slices of this profile (`MIG1g` ... `MIG7g`, agent pool
+    `gpuInstanceProfile`; fixed at creation, AKS "Create a multi-instance GPU node pool"). None: whole GPUs."""
 
 
 def gpu_pool_labels(pool: GpuNodePoolArgs) -> dict[str, str]:
@@ -86,6 +90,7 @@ class GpuNodePool(pulumi.ComponentResource):
             gpu_profile=cs.GPUProfileArgs(
                 driver=cs.GPUDriver.INSTALL if pool.aks_installs_driver else cs.GPUDriver.NONE
             ),
+            gpu_instance_profile=pool.gpu_instance_profile,
             enable_node_public_ip=False,
             vnet_subnet_id=subnet_id,
             orchestrator_version=pool.kubernetes_version,

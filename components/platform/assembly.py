@@ -25,13 +25,18 @@ from components.platform.database_names import (
     pooler_pool_size,
 )
 from components.platform.gateway import GatewayArgs
-from components.platform.model_server import ModelServerArgs
+from components.platform.model_server import STARTUP_FAILURES, STARTUP_PERIOD, ModelServerArgs
+from components.platform.monitoring.alerts import alert_args
+from components.platform.monitoring.logs import LogsArgs
+from components.platform.monitoring.stack import MonitoringStackArgs
+from components.platform.monitoring.values import MonitoringArgs, Receiver
 from components.platform.namespaces import NamespacesArgs
 from components.platform.network_policies import NetworkPoliciesArgs
 from components.platform.operators import OperatorsArgs
 from components.platform.platform import PlatformArgs
 from components.platform.secrets import SecretsArgs, SecretSpec, provider_env
 from infra.settings import StackSettings
+from infra.settings.monitoring import DEFAULT_MONITORING_NAMESPACE
 from infra.settings.secrets_table import (
     DATABASE_SECRET,
     GATEWAY_SECRET,
@@ -132,6 +137,15 @@ def operators_args(settings: StackSettings, foundation: CloudFoundation) -> Oper
             (pool.name, pool.replicas_per_gpu)
             for pool in sorted(settings.gpu_pools, key=lambda pool: pool.name)
             if pool.replicas_per_gpu > 1 and pool.name in _pools_with(settings, foundation, "device-plugin")
+        ),
+        mig=tuple(
+            name
+            for name in _pools_with(settings, foundation, "device-plugin")
+            if settings.pool(name).mig_profile is not None
+        ),
+        gpu_operator_mig=any(
+            settings.pool(name).mig_profile is not None
+            for name in _pools_with(settings, foundation, "gpu-operator")
         ),
         gpu_tolerations=foundation.gpu_daemonset_tolerations,
     )
@@ -243,10 +257,57 @@ def network_policies_args(settings: StackSettings, foundation: CloudFoundation) 
         pooled=settings.database.pooler.enabled,
         external_providers=bool(settings.providers),
         monitoring=settings.monitoring.enabled,
+        prometheus_namespace=settings.monitoring.prometheus_namespace,
+        prometheus_pods=settings.monitoring.install,
         model_download=any(not model.offline for model in settings.models),
         operator_namespace=settings.operators.cloudnative_pg.operator_namespace,
         model_servers=bool(settings.models),
     )
+
+
+#: Namespace of node-exporter, which needs host access (Pod Security `privileged`), apart from the rest.
+NODE_EXPORTER_NAMESPACE = "kiva-node-exporter"
+
+
+def monitoring_args(settings: StackSettings) -> MonitoringStackArgs | None:
+    """The monitoring stack where `kiva:monitoring.enabled`; its release only where the stack installs it."""
+    monitoring = settings.monitoring
+    if not monitoring.enabled:
+        return None
+    values = MonitoringArgs(
+        namespace=DEFAULT_MONITORING_NAMESPACE,
+        node_exporter_namespace=NODE_EXPORTER_NAMESPACE,
+        retention_time=monitoring.retention.time,
+        retention_size=monitoring.retention.size,
+        storage_size=monitoring.storage.size,
+        storage_class=monitoring.storage.storage_class or settings.cluster.storage_class,
+        grafana=monitoring.grafana.enabled,
+        receivers=tuple(Receiver(r.name, str(r.url)) for r in monitoring.alerting.receivers),
+        # Two of each in production, so that an upgrade or a lost node leaves metrics and alerts running.
+        replicas=2 if settings.production else 1,
+    )
+    return MonitoringStackArgs(
+        values=values if monitoring.install else None,
+        model_servers=bool(settings.models),
+        prometheus_namespace=monitoring.prometheus_namespace,
+        alerts=alert_args(
+            settings.backups.schedule,
+            spend_logs_days=settings.retention.spend_logs_days,
+            model_startup_seconds=STARTUP_PERIOD * STARTUP_FAILURES,
+            model_servers=bool(settings.models),
+            gpus=bool(_nvidia_pools(settings)),
+            # cnpg_kiva_spend_logs_oldest_age_seconds needs the custom query and its grant (spend_log_query.py).
+            spend_log_age=False,
+        ),
+    )
+
+
+def logs_args(settings: StackSettings) -> LogsArgs | None:
+    """The log backend's datasource and the anonymised ingress log format, where configured."""
+    logs = settings.monitoring.logs
+    if not settings.monitoring.enabled or (logs.backend == "none" and not logs.anonymise_ips):
+        return None
+    return LogsArgs(logs, DEFAULT_MONITORING_NAMESPACE, settings.gateway.ingress)
 
 
 def platform_args(settings: StackSettings, foundation: CloudFoundation) -> PlatformArgs:
@@ -260,6 +321,8 @@ def platform_args(settings: StackSettings, foundation: CloudFoundation) -> Platf
         model_servers=tuple(model_server_args(settings, foundation, model) for model in settings.models),
         gateway=gateway_args(settings),
         network_policies=network_policies_args(settings, foundation),
+        monitoring=monitoring_args(settings),
+        logs=logs_args(settings),
         served_models=(
             *(model.served_name for model in settings.models),
             *(entry.name for provider in settings.providers for entry in provider.models),

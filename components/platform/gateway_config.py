@@ -42,6 +42,15 @@ def _provider_params(provider: ExternalProvider) -> dict[str, Any]:
     return {**params, **provider.kind_params}
 
 
+def metrics_callbacks(settings: StackSettings) -> list[str]:
+    """LiteLLM's Prometheus callback where the platform is monitored: it counts requests, tokens,
+    latency and spend in the proxy's own process and serves them at `/metrics` (authenticated, LiteLLM
+    1.90.6's default), so nothing leaves the cluster. With several workers LiteLLM sets up
+    `PROMETHEUS_MULTIPROC_DIR` itself under the temp directory, the pod's writable `/tmp`
+    (`ProxyInitializationHelpers._maybe_setup_prometheus_multiproc_dir`, litellm/proxy/proxy_cli.py)."""
+    return ["prometheus"] if settings.monitoring.enabled else []
+
+
 def litellm_config(settings: StackSettings) -> dict[str, Any]:
     """`model_list`, `litellm_settings` and `general_settings`; every secret as an `os.environ/` reference."""
     model_list: list[dict[str, Any]] = [
@@ -71,7 +80,7 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "redact_user_api_key_info": True,
             "success_callback": [],
             "failure_callback": [],
-            "callbacks": [],
+            "callbacks": metrics_callbacks(settings),
             "json_logs": True,
         },
         "general_settings": {

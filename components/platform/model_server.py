@@ -65,6 +65,14 @@ TELEMETRY_SWITCHES = {
 }
 
 
+#: No prompt text in vLLM's log: request logging (which prints prompts) is off by default in v0.28.0
+#: (`AsyncEngineArgs.enable_log_requests = False`, a `BooleanOptionalAction` in vllm/engine/arg_utils.py;
+#: `--disable-log-requests` is deprecated), and said explicitly so a changed default cannot turn it on.
+#: `--enable-log-outputs` needs request logging, so it stays off too. The policy
+#: `kiva-observability-no-prompt-logging` checks the last word on the command line (`extraArgs` come after).
+NO_PROMPT_LOGGING_ARGS = ("--no-enable-log-requests",)
+
+
 @dataclass(frozen=True)
 class ModelServerArgs:
     """One model as configured, and what the platform knows of the nodes it runs on."""
@@ -117,6 +125,7 @@ def vllm_args(server: ModelServerArgs) -> list[str]:
         str(MODEL_PORT),
         "--max-model-len",
         str(model.max_model_len),
+        *NO_PROMPT_LOGGING_ARGS,
     ]
     dtype = model.dtype
     if not model.cpu:

@@ -4,7 +4,9 @@ Allowed: DNS; clients -> gateway (ingress controller and configured namespaces o
 servers (where any runs); gateway -> database (or pooler); pooler -> database; operator -> database; database instances
 among themselves; database -> Kubernetes API and the backup store; CloudNativePG's Jobs (initdb, join)
 -> Kubernetes API and the instances; gateway -> external providers only when any is configured; model
-servers -> HTTPS for the Hugging Face download (unless `offline`).
+servers -> HTTPS for the Hugging Face download (unless `offline`); with monitoring, Prometheus -> the model
+servers (8000), the gateway (4000), the database instances (9187) and the pooler (9127), from Prometheus's
+pods in its namespace only.
 Plain NetworkPolicy cannot name hosts, so "the internet" means every address outside the private ranges.
 """
 
@@ -23,6 +25,7 @@ from components.platform.gateway import NAME as GATEWAY_NAME
 from components.platform.gateway import PORT as GATEWAY_PORT
 from components.platform.gateway_config import MODEL_PORT
 from components.platform.model_server import DOWNLOAD_LABEL
+from components.platform.monitoring.values import PROMETHEUS_POD_LABELS
 from components.platform.namespaces import CNPG_NAMESPACE
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
@@ -37,6 +40,9 @@ MODEL_PODS = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "ki
 GATEWAY_PODS = selector(GATEWAY_NAME, GATEWAY_COMPONENT)
 #: CloudNativePG's instance manager serves status on 8000, PostgreSQL on 5432, metrics on 9187.
 POSTGRES, INSTANCE_STATUS, METRICS = 5432, 8000, 9187
+#: PgBouncer's metrics port in CloudNativePG's pooler pods (`metrics`, 9127), which the database's
+#: PodMonitor (selecting `cnpg.io/cluster`) also scrapes.
+POOLER_METRICS = 9127
 
 net = k8s.networking.v1
 Peer = net.NetworkPolicyPeerArgs
@@ -47,10 +53,6 @@ def _namespace(name: str, pods: dict[str, str] | None = None) -> Peer:
         namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": name}),
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods) if pods else None,
     )
-
-
-def _all_namespaces() -> Peer:
-    return Peer(namespace_selector=k8s.meta.v1.LabelSelectorArgs())
 
 
 def _pods(match: dict[str, str]) -> Peer:
@@ -114,7 +116,12 @@ class NetworkPoliciesArgs:
     external_providers: bool = False
     """The gateway calls external model providers over HTTPS."""
     monitoring: bool = False
-    """The database's metrics port is open to scrapers in any namespace."""
+    """Prometheus scrapes the model servers, the gateway, the database and the pooler."""
+    prometheus_namespace: str = "kiva-monitoring"
+    """Where Prometheus runs (the stack's `kiva-monitoring`, or the cluster's own)."""
+    prometheus_pods: bool = True
+    """Prometheus's pods carry the labels the stack's operator gives them (`PROMETHEUS_POD_LABELS`);
+    `False` (the cluster's own Prometheus): any pod of `prometheus_namespace`."""
     model_download: bool = False
     """Some model server downloads its weights from the Hugging Face Hub."""
     operator_namespace: str = CNPG_NAMESPACE
@@ -135,6 +142,14 @@ def backup_peer(egress: BackupEgress) -> Peer:
     return _namespace(egress.namespace) if egress.namespace is not None else _anywhere()
 
 
+def _scrapes(args: NetworkPoliciesArgs, port: int) -> list[net.NetworkPolicyIngressRuleArgs]:
+    """The ingress rule letting Prometheus scrape `port`, where the platform is monitored."""
+    if not args.monitoring:
+        return []
+    pods = dict(PROMETHEUS_POD_LABELS) if args.prometheus_pods else None
+    return [_in([_namespace(args.prometheus_namespace, pods)], _ports(port))]
+
+
 def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
     """NetworkPolicy specs by name."""
     clients = [_namespace(ns) for ns in args.client_namespaces]
@@ -151,8 +166,7 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
         # The join Job of a new replica runs pg_basebackup against the primary (through the -rw Service).
         _in([Peer(pod_selector=_job_pods())], _ports(POSTGRES)),
     ]
-    if args.monitoring:
-        database_ingress.append(_in([_all_namespaces()], _ports(METRICS)))
+    database_ingress += _scrapes(args, METRICS)
     specs = {
         "default-deny": net.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
@@ -168,12 +182,18 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
             ],
         ),
         "gateway-ingress": _spec(
-            GATEWAY_PODS, ingress=[_in(clients, _ports(GATEWAY_PORT))] if clients else []
+            GATEWAY_PODS,
+            ingress=([_in(clients, _ports(GATEWAY_PORT))] if clients else []) + _scrapes(args, GATEWAY_PORT),
         ),
         "gateway-egress": _spec(GATEWAY_PODS, egress=gateway_egress),
         # Only where models run: on a gateway-only stack the rule would open a path no flow needs.
         **(
-            {"model-servers": _spec(MODEL_PODS, ingress=[_in([_pods(GATEWAY_PODS)], _ports(MODEL_PORT))])}
+            {
+                "model-servers": _spec(
+                    MODEL_PODS,
+                    ingress=[_in([_pods(GATEWAY_PODS)], _ports(MODEL_PORT)), *_scrapes(args, MODEL_PORT)],
+                )
+            }
             if args.model_servers
             else {}
         ),
@@ -205,7 +225,7 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
             POOLER_PODS,
             # Only the gateway: the operator manages PgBouncer through the API server and never
             # connects to it (cloudnative-pg 1.30 uses the PgBouncer port only inside the pooler pod).
-            ingress=[_in([_pods(GATEWAY_PODS)], _ports(POSTGRES))],
+            ingress=[_in([_pods(GATEWAY_PODS)], _ports(POSTGRES)), *_scrapes(args, POOLER_METRICS)],
             egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
         )
     return specs

@@ -8,7 +8,7 @@ Custom resources `depends_on` the release that installs their CRD and admission 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from components.platform.namespaces import (
     GPU_OPERATOR_NAMESPACE,
 )
 from infra import versions
-from infra.settings.gpu_sharing import device_plugin_config_values
+from infra.settings.gpu_sharing import MIG_STRATEGY, device_plugin_config_values
 
 #: Seconds Helm may take per release before the (atomic) install is rolled back.
 RELEASE_TIMEOUT = 600
@@ -55,6 +55,13 @@ class OperatorsArgs:
     Rendered as the chart's `config.map` (`infra.settings.gpu_sharing`); their nodes carry the label
     `nvidia.com/device-plugin.config=kiva-<pool>`. Empty: the chart's values stay as they were.
     """
+    mig: tuple[str, ...] = ()
+    """Device-plugin pools whose GPUs are cut into MIG slices (sorted): each gets a config with
+    `migStrategy: single`, picked by the same node label as time-slicing's."""
+    gpu_operator_mig: bool = False
+    """A GPU-operator pool is cut into MIG slices: the operator's values state `mig.strategy: single`
+    and `migManager.enabled: true` (gpu-operator v25.10.0 defaults, stated so a change of defaults
+    cannot silently turn MIG off); the nodes' `nvidia.com/mig.config` label names the profile."""
     gpu_tolerations: tuple[Toleration, ...] = ()
     """Tolerations of the NVIDIA DaemonSets: every taint a GPU node of the cluster may carry.
 
@@ -109,11 +116,15 @@ class Operators(pulumi.ComponentResource):
         name: str,
         args: OperatorsArgs,
         namespaces: Mapping[str, k8s.core.v1.Namespace],
+        after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`after`: what every release waits for (the monitoring stack, whose CRDs the charts' PodMonitors
+        and ServiceMonitors need when monitoring is on)."""
         super().__init__("kiva:platform:Operators", name, None, opts)
         self._name = name
         self._namespaces = namespaces
+        self._after = list(after)
         monitoring = args.monitoring
 
         self.cloudnative_pg = (
@@ -135,7 +146,11 @@ class Operators(pulumi.ComponentResource):
                 "cert-manager",
                 versions.CERT_MANAGER,
                 CERT_MANAGER_NAMESPACE,
-                {"crds": {"enabled": True}, "prometheus": {"enabled": monitoring}},
+                {
+                    "crds": {"enabled": True},
+                    # the ServiceMonitor feeds the CertificateExpiringSoon alert (monitoring/alerts.py)
+                    "prometheus": {"enabled": monitoring, "servicemonitor": {"enabled": monitoring}},
+                },
             )
             if args.cert_manager
             else None
@@ -173,7 +188,7 @@ class Operators(pulumi.ComponentResource):
                     "tolerations": gpu_node_tolerations(args),
                     "affinity": _pool_affinity(plugin_pools),
                     **device_plugin_runtime(args),
-                    **device_plugin_config_values(dict(args.time_slicing)),
+                    **device_plugin_config_values(dict(args.time_slicing), args.mig),
                 },
             )
             if plugin_pools
@@ -192,6 +207,11 @@ class Operators(pulumi.ComponentResource):
                     # The NFD worker labels GPU nodes, which is what the operand DaemonSets select on.
                     "node-feature-discovery": {"worker": {"tolerations": gpu_node_tolerations(args)}},
                     "dcgmExporter": {"serviceMonitor": {"enabled": monitoring}},
+                    **(
+                        {"mig": {"strategy": MIG_STRATEGY}, "migManager": {"enabled": True}}
+                        if args.gpu_operator_mig
+                        else {}
+                    ),
                 },
             )
             if operator_pools
@@ -222,5 +242,7 @@ class Operators(pulumi.ComponentResource):
                 timeout=RELEASE_TIMEOUT,
                 max_history=10,
             ),
-            opts=child_opts(self, depends_on=[self._namespaces[namespace], *(depends_on or [])]),
+            opts=child_opts(
+                self, depends_on=[self._namespaces[namespace], *self._after, *(depends_on or [])]
+            ),
         )

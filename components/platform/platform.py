@@ -3,7 +3,8 @@
 It takes each component's Args, which `assembly.platform_args` builds from the settings and the
 `CloudFoundation` (a Kubernetes provider, where secrets come from, the backup target, where pods can
 be scheduled, what pods need on each GPU pool, whether External Secrets is needed), and builds, in
-order: namespaces, operators, the internal CA issuer (when asked for), secrets, the
+order: namespaces, the monitoring stack (when on; the operators' releases wait for it, since their charts
+then render PodMonitors and ServiceMonitors), operators, the internal CA issuer (when asked for), secrets, the
 database, the model servers, the gateway and the network policies. Nothing here knows whether the
 cluster is AKS or STACKIT.
 """
@@ -20,6 +21,8 @@ from components.platform.common import child_opts
 from components.platform.database import Database, DatabaseArgs
 from components.platform.gateway import Gateway, GatewayArgs
 from components.platform.model_server import ModelServer, ModelServerArgs
+from components.platform.monitoring.logs import LogsArgs, PlatformLogs
+from components.platform.monitoring.stack import Monitoring, MonitoringStackArgs
 from components.platform.namespaces import NamespacesArgs, PlatformNamespaces
 from components.platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.platform.operators import Operators, OperatorsArgs
@@ -39,6 +42,10 @@ class PlatformArgs:
     model_servers: tuple[ModelServerArgs, ...]
     gateway: GatewayArgs
     network_policies: NetworkPoliciesArgs
+    monitoring: MonitoringStackArgs | None
+    """`None`: no monitoring (`kiva:monitoring.enabled: false`)."""
+    logs: LogsArgs | None
+    """`None`: no log backend and no anonymised ingress log format (`kiva:monitoring.logs`)."""
     served_models: tuple[str, ...]
     """Model names clients can ask the gateway for (stack output)."""
 
@@ -55,8 +62,28 @@ class Platform(pulumi.ComponentResource):
         super().__init__("kiva:platform:Platform", name, None, opts)
         self.namespaces = PlatformNamespaces(f"{name}-namespaces", args.namespaces, opts=child_opts(self))
         platform_namespace = self.namespaces.by_name[PLATFORM_NAMESPACE]
+        self.monitoring = (
+            Monitoring(f"{name}-monitoring", args.monitoring, [platform_namespace], opts=child_opts(self))
+            if args.monitoring is not None
+            else None
+        )
+        monitoring_release = self.monitoring.release if self.monitoring is not None else None
+        self.logs = (
+            PlatformLogs(
+                f"{name}-logs",
+                args.logs,
+                depends_on=[monitoring_release] if monitoring_release is not None else [],
+                opts=child_opts(self),
+            )
+            if args.logs is not None
+            else None
+        )
         self.operators = Operators(
-            f"{name}-operators", args.operators, self.namespaces.by_name, opts=child_opts(self)
+            f"{name}-operators",
+            args.operators,
+            self.namespaces.by_name,
+            after=[monitoring_release] if monitoring_release is not None else [],
+            opts=child_opts(self),
         )
         self.certificate_issuer = (
             CertificateIssuer(

@@ -8,7 +8,16 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from infra.settings.base import DnsLabel, KivaModel
-from infra.settings.gpu_catalogue import GPU_CATALOGUE, OTHER, GpuModel, GpuType
+from infra.settings.gpu_catalogue import (
+    GPU_CATALOGUE,
+    OTHER,
+    GpuModel,
+    GpuType,
+    MigProfile,
+    mig_gpus,
+    mig_profiles,
+)
+from infra.settings.gpu_sharing import AKS_MIG_INSTANCES, aks_gpu_instance_profile
 from infra.settings.gpu_skus import GPU_SKUS, GpuSku
 
 KubernetesVersion = Annotated[str, Field(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")]
@@ -310,23 +319,39 @@ class TimeSlicing(KivaModel):
     """Slices per GPU (the plugin requires at least 2), e.g. `2` for two small models per card."""
 
 
+class Mig(KivaModel):
+    """Multi-Instance GPU, MIG "single" strategy: every GPU of the pool's nodes is cut into slices of one
+    profile, each with its own memory and compute, and each advertised as one `nvidia.com/gpu`.
+
+    A100 and H100 only (profiles per GPU in `infra/settings/gpu_catalogue.py`, from NVIDIA's MIG user
+    guide). Who cuts the GPUs: AKS (`gpuInstanceProfile` on the agent pool) for `driver: preinstalled`
+    pools on Azure; the GPU operator's MIG manager (node label `nvidia.com/mig.config=all-<profile>`)
+    for `driver: operator`; on an existing cluster with `preinstalled`, the nodes' owner beforehand.
+    """
+
+    profile: Annotated[str, Field(pattern=r"^[1-7]g\.[0-9]{1,3}gb$", examples=["1g.10gb"])]
+    """MIG profile of every slice, e.g. `1g.10gb` (seven 10 GB slices of an 80 GB A100 or H100)."""
+
+
 class GpuSharing(KivaModel):
     """How the pool's GPUs are shared between model servers (default: one server per whole GPU)."""
 
     time_slicing: TimeSlicing | None = None
     """Time-slicing through the NVIDIA device plugin, e.g. `{replicas: 2}`."""
-    mig: str | None = None
-    """Multi-Instance GPU profile (e.g. `1g.10gb`): not supported yet, refused with a message."""
+    mig: Mig | None = None
+    """Multi-Instance GPU slices of one profile, e.g. `{profile: 1g.10gb}` (A100 and H100 pools)."""
 
     @model_validator(mode="after")
     def _one_way(self) -> GpuSharing:
-        if self.mig is not None:
+        if self.mig is not None and self.time_slicing is not None:
             raise ValueError(
-                "MIG is not supported yet (it needs the GPU operator's mig-manager and MIG resources); "
-                "share the GPUs with timeSlicing instead, e.g. sharing: {timeSlicing: {replicas: 2}}"
+                "choose one way of sharing: timeSlicing or mig, e.g. sharing: {mig: {profile: 1g.10gb}}"
             )
-        if self.time_slicing is None:
-            raise ValueError("name the way of sharing, e.g. sharing: {timeSlicing: {replicas: 2}}")
+        if self.mig is None and self.time_slicing is None:
+            raise ValueError(
+                "name the way of sharing, e.g. sharing: {timeSlicing: {replicas: 2}} or "
+                "sharing: {mig: {profile: 1g.10gb}}"
+            )
         return self
 
 
@@ -386,7 +411,8 @@ class GpuPool(KivaModel):
     zones: list[Zone] = Field(default_factory=list)
     """Availability zones of the pool."""
     sharing: GpuSharing | None = None
-    """Share each GPU between model servers, e.g. `{timeSlicing: {replicas: 2}}` (device plugin pools only)."""
+    """Share each GPU between model servers: `{timeSlicing: {replicas: 2}}` (device plugin pools only), or
+    MIG slices `{mig: {profile: 1g.10gb}}` (A100 and H100 pools)."""
 
     @model_validator(mode="after")
     def _shape(self) -> GpuPool:
@@ -420,12 +446,48 @@ class GpuPool(KivaModel):
                 f"({self.gpu.memory_gb:g} GB, compute capability {self.gpu.compute_capability}): remove "
                 f"{' and '.join(own_figures)}, or use gpuType: other"
             )
-        if self.sharing is not None and self.driver == "operator":
+        if self.sharing is not None and self.sharing.time_slicing and self.driver == "operator":
             raise ValueError(
                 "sharing is rendered as the NVIDIA device plugin's config, which pools with driver: operator "
                 "do not run (the GPU operator brings its own); use driver: aks, or remove sharing"
             )
+        self._check_mig()
         return self
+
+    def _check_mig(self) -> None:
+        """The profile exists on the pool's GPU (and, on AKS with its driver, as a `gpuInstanceProfile`)."""
+        mig = self.sharing.mig if self.sharing else None
+        if mig is None:
+            return
+        gpu = self.gpu
+        profiles = mig_profiles(gpu)
+        if not profiles:
+            raise ValueError(
+                f"sharing.mig: {gpu.name} GPUs ({self.kind}) have no MIG profiles; MIG needs an A100 or H100 "
+                f"(gpuType {mig_gpus()}); share this pool with sharing: {{timeSlicing: {{replicas: 2}}}} instead"
+            )
+        profile = profiles.get(mig.profile)
+        if profile is None:
+            listed = ", ".join(f"{p.name} ({p.per_gpu} per GPU)" for p in profiles.values())
+            raise ValueError(
+                f"sharing.mig.profile: {mig.profile!r} is not a MIG profile of the {gpu.name} "
+                f"({gpu.memory_gb:g} GB); its profiles: {listed}; e.g. sharing: {{mig: {{profile: "
+                f"{next(iter(profiles))}}}}}"
+            )
+        if self.vm_size is not None and self.driver == "preinstalled":
+            aks = aks_gpu_instance_profile(profile)
+            if aks is None:
+                made = next(
+                    p.name
+                    for p in profiles.values()
+                    if aks_gpu_instance_profile(p) is not None and p.compute_slices == profile.compute_slices
+                )
+                raise ValueError(
+                    f"sharing.mig.profile: AKS cuts the GPUs of a pool it installs the driver on by "
+                    f"gpuInstanceProfile, whose MIG{profile.compute_slices}g makes "
+                    f"{AKS_MIG_INSTANCES[profile.compute_slices]} × {made}, not {profile.per_gpu} × {profile.name}; "
+                    f"use profile {made}, or driver: operator (the GPU operator's MIG manager cuts {profile.name})"
+                )
 
     @property
     def sku(self) -> GpuSku | None:
@@ -466,19 +528,45 @@ class GpuPool(KivaModel):
 
     @property
     def replicas_per_gpu(self) -> int:
-        """Model servers one GPU can take: the time-slicing replicas, else 1."""
+        """Model servers one GPU can take by time-slicing: its replicas, else 1 (MIG: see `slices_per_gpu`)."""
         slicing = self.sharing.time_slicing if self.sharing else None
         return slicing.replicas if slicing else 1
 
     @property
+    def mig_profile(self) -> MigProfile | None:
+        """The MIG profile every GPU of the pool is cut into (validated against the GPU), else None."""
+        mig = self.sharing.mig if self.sharing else None
+        return mig_profiles(self.gpu).get(mig.profile) if mig else None
+
+    @property
+    def mig_largest(self) -> str:
+        """The pool's GPU's largest MIG profile (a whole GPU's memory in one slice), for messages."""
+        return max(mig_profiles(self.gpu).values(), key=lambda p: p.memory_gb).name
+
+    @property
+    def slices_per_gpu(self) -> int:
+        """`nvidia.com/gpu` one physical GPU advertises: MIG slices, time-slicing replicas, else 1."""
+        profile = self.mig_profile
+        return profile.per_gpu if profile else self.replicas_per_gpu
+
+    @property
     def allocatable_gpus(self) -> int:
-        """`nvidia.com/gpu` one node advertises: physical GPUs × time-slicing replicas."""
-        return self.gpus * self.replicas_per_gpu
+        """`nvidia.com/gpu` one node advertises: physical GPUs × slices per GPU (MIG or time-slicing)."""
+        return self.gpus * self.slices_per_gpu
 
     @property
     def memory_per_gpu_gb(self) -> float:
-        """Memory of one GPU of this pool, in GB."""
-        return self.gpu.memory_gb
+        """Memory of what one `nvidia.com/gpu` of this pool is: a MIG slice's, else one GPU's, in GB."""
+        profile = self.mig_profile
+        return profile.memory_gb if profile else self.gpu.memory_gb
+
+    @property
+    def unit(self) -> str:
+        """What one `nvidia.com/gpu` of the pool is, for messages: `MIG 1g.10gb slice of A100 (10 GB)`."""
+        profile = self.mig_profile
+        if profile:
+            return f"MIG {profile.name} slice of {self.kind.upper()} ({profile.memory_gb:g} GB)"
+        return f"{self.kind.upper()} ({self.gpu.memory_gb:g} GB)"
 
 
 __all__ = [
@@ -489,6 +577,7 @@ __all__ = [
     "GeneralPool",
     "GpuPool",
     "GpuSharing",
+    "Mig",
     "NodePool",
     "Taint",
     "TimeSlicing",

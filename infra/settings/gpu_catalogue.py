@@ -113,3 +113,65 @@ GPU_MEMORY_GB: dict[str, float] = {gpu.id: gpu.memory_gb for gpu in GPU_CATALOGU
 def known_types() -> str:
     """The catalogue's ids, for messages."""
     return ", ".join([*GPU_CATALOGUE, OTHER])
+
+
+@dataclass(frozen=True)
+class MigProfile:
+    """One Multi-Instance GPU profile: a slice of a GPU with its own memory and compute."""
+
+    name: str
+    """NVIDIA's profile name `<compute slices>g.<memory>gb`, e.g. `1g.10gb`."""
+    memory_gb: float
+    """Memory of one slice in GB, as the profile's name states it (`nvidia-smi mig -lgip` shows a
+    little less in GiB, e.g. 4.75 GiB for 1g.5gb: vLLM's `gpuMemoryUtilization` leaves that room)."""
+    per_gpu: int
+    """Slices of this profile one GPU holds when every slice has this profile (MIG "single")."""
+
+    @property
+    def compute_slices(self) -> int:
+        """The `g` count: sevenths of the GPU's compute (AKS's `gpuInstanceProfile` MIG<n>g)."""
+        return int(self.name.split("g.", 1)[0])
+
+
+def _profiles(*rows: tuple[str, int]) -> dict[str, MigProfile]:
+    return {name: MigProfile(name, float(name.split(".")[1].removesuffix("gb")), n) for name, n in rows}
+
+
+#: MIG profiles per GPU id, as NVIDIA's MIG user guide lists them ("Supported MIG Profiles",
+#: https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html: A100-SXM4-40GB
+#: table, and "for A100-SXM4-80GB, the profile names will change according to the memory proportion")
+#: and as the GPU operator's default mig-parted config creates them (NVIDIA/gpu-operator
+#: assets/state-mig-manager/0400_configmap.yaml, `default-mig-parted-config`: `all-<profile>` with the
+#: count per GPU, e.g. `all-1g.10gb` = 7 × 1g.10gb on A100/H100 80GB and 4 × 1g.10gb on A100 40GB,
+#: `all-1g.12gb` = 7 × 1g.12gb on H100 NVL). The `+me` (media extension) variants are left out: one
+#: per GPU, and a model server needs no video decoder. Only A100 and H100 (and no other catalogue GPU)
+#: support MIG in this catalogue (MIG user guide, "Supported GPUs": compute capability ≥ 8.0, A100,
+#: A30, H100, H200, B200, ...; T4, V100, A10, L4 and L40S are not listed).
+MIG_PROFILES: dict[str, dict[str, MigProfile]] = {
+    "a100-40gb": _profiles(
+        ("1g.5gb", 7), ("1g.10gb", 4), ("2g.10gb", 3), ("3g.20gb", 2), ("4g.20gb", 1), ("7g.40gb", 1)
+    ),
+    "a100-80gb": _profiles(
+        ("1g.10gb", 7), ("1g.20gb", 4), ("2g.20gb", 3), ("3g.40gb", 2), ("4g.40gb", 1), ("7g.80gb", 1)
+    ),
+    "h100": _profiles(
+        ("1g.10gb", 7), ("1g.20gb", 4), ("2g.20gb", 3), ("3g.40gb", 2), ("4g.40gb", 1), ("7g.80gb", 1)
+    ),
+    "h100-nvl": _profiles(
+        ("1g.12gb", 7), ("1g.24gb", 4), ("2g.24gb", 3), ("3g.47gb", 2), ("4g.47gb", 1), ("7g.94gb", 1)
+    ),
+}
+MIG_PROFILES["a100"] = MIG_PROFILES["a100-80gb"]
+
+
+def mig_profiles(gpu: GpuModel) -> dict[str, MigProfile]:
+    """The MIG profiles of one GPU (`{}` when it has none). Keyed by memory where an id covers two
+    parts: Azure's NCads H100 v5 is labelled `h100` but carries the 94 GB H100 NVL (`gpu_skus.py`)."""
+    if gpu.id == "h100" and gpu.memory_gb == GPU_CATALOGUE["h100-nvl"].memory_gb:
+        return MIG_PROFILES["h100-nvl"]
+    return MIG_PROFILES.get(gpu.id, {})
+
+
+def mig_gpus() -> str:
+    """The catalogue ids with MIG, for messages."""
+    return ", ".join(MIG_PROFILES)

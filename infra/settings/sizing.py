@@ -1,6 +1,7 @@
 """How much GPU memory a model needs on a pool, and how many full-length sequences fit beside it.
 
-vLLM reserves `gpuMemoryUtilization` × the memory of each GPU, loads the weights, keeps room for
+vLLM reserves `gpuMemoryUtilization` × the memory of each GPU (of its MIG slice on a MIG pool: CUDA
+sees the slice as the device, with the slice's memory), loads the weights, keeps room for
 activations and CUDA graphs, and gives the rest to the KV cache. The check is deliberately simple:
 16-bit weights (2 bytes per parameter: every `dtype` KIVA accepts is 16-bit), a fixed share of the
 weights for activations, and the KV cache of one sequence of `maxModelLen` tokens, which is the least
@@ -74,15 +75,14 @@ def size_model(model: Model, pool: GpuPool) -> ModelSizing:
 
 def describe(model: Model, pool: GpuPool, sizing: ModelSizing) -> str:
     """The sizing in one sentence, naming every number (for messages and the plan's notes)."""
-    gpu = pool.gpu
     seqs = model.max_num_seqs or default_max_num_seqs(pool)
     origin = "maxNumSeqs" if model.max_num_seqs else "vLLM's default --max-num-seqs"
     return (
         f"model {model.name!r} needs {sizing.needed_gb:.1f} GB: {sizing.weights_gb:.1f} GB of 16-bit weights "
         f"({model.parameters_billion:g}B parameters) + {sizing.activations_gb:.1f} GB activations "
         f"({SIZING_HEADROOM:.0%}) + {sizing.kv_per_sequence_gb:.1f} GB KV cache for one sequence of maxModelLen "
-        f"{model.max_model_len} ({sizing.kv_kib_per_token:.0f} KiB/token); {model.gpus} × {pool.kind.upper()} "
-        f"({gpu.memory_gb:g} GB) at gpuMemoryUtilization {model.gpu_memory_utilization} give "
+        f"{model.max_model_len} ({sizing.kv_kib_per_token:.0f} KiB/token); {model.gpus} × {pool.unit} "
+        f"at gpuMemoryUtilization {model.gpu_memory_utilization} give "
         f"{sizing.usable_gb:.1f} GB, room for {sizing.full_sequences} full-length sequence(s) at once "
         f"({origin}: {seqs})"
     )

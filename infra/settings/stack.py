@@ -10,22 +10,32 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.settings.base import KivaModel
-from infra.settings.cluster import AzureCluster, Cluster, ExistingCluster, GpuPool
+from infra.settings.cluster import AzureCluster, Cluster, ExistingCluster, GpuPool, NodePool
 from infra.settings.compliance import Retention, Tags, Telemetry
 from infra.settings.gpu_catalogue import BFLOAT16_MIN_CAPABILITY
-from infra.settings.gpu_sharing import DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name
+from infra.settings.gpu_sharing import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    MIG_CONFIG_LABEL,
+    device_plugin_config_name,
+    mig_config_name,
+)
+from infra.settings.monitoring import (
+    MONITORING_CRDS,
+    PRODUCTION_MIN_RETENTION_DAYS,
+    Monitoring,
+    check_monitoring,
+    duration_days,
+)
 from infra.settings.operators import Operators, Uses, check_operators, check_runtime_classes
 from infra.settings.secrets_table import allowed_secret_keys, missing_secret_keys
 from infra.settings.sizing import describe, size_model
 from infra.settings.workloads import (
     AKS_APP_ROUTING_CLASS,
-    POD_MONITOR_CRD,
     Backups,
     Database,
     ExternalProvider,
     Gateway,
     Model,
-    Monitoring,
     Prerequisites,
 )
 
@@ -72,7 +82,7 @@ class StackSettings(KivaModel):
     providers: list[ExternalProvider] = Field(default_factory=list)
     """External LLM providers reached through the gateway."""
     monitoring: Monitoring = Monitoring()
-    """Prometheus Operator integration."""
+    """Metrics, dashboards and alerts (kube-prometheus-stack in `kiva-monitoring`)."""
     prerequisites: Prerequisites = Prerequisites()
     """What the cluster already has and the stack does not install (CRDs, ingress classes, issuers)."""
     operators: Operators = Operators()
@@ -196,6 +206,15 @@ class StackSettings(KivaModel):
                 known = ", ".join(pool.name for pool in self.gpu_pools) or "none configured"
                 raise _rule(f"models[{i}].pool", f"no GPU pool named {model.pool!r} (pools: {known})")
             pool = self.pool(model.pool or "")
+            profile = pool.mig_profile
+            if profile is not None and model.gpus > 1:
+                raise _rule(
+                    f"models[{i}].gpus",
+                    f"pool {pool.name!r} cuts its GPUs into MIG {profile.name} slices and a model gets one slice: "
+                    "CUDA shows a process one MIG device only, so vLLM cannot split a model across slices "
+                    f"(tensor parallelism); set gpus: 1 with a larger profile (e.g. sharing: {{mig: {{profile: "
+                    f"{pool.mig_largest}}}}}), or use a pool without MIG for {model.gpus} GPUs",
+                )
             if model.gpus > pool.gpus:
                 raise _rule(
                     f"models[{i}].gpus",
@@ -236,7 +255,12 @@ class StackSettings(KivaModel):
         if sizing.needed_gb > sizing.usable_gb:
             raise _rule(
                 f"models[{index}]",
-                f"{describe(model, pool, sizing)}. Lower maxModelLen, or use a larger pool or more gpus",
+                f"{describe(model, pool, sizing)}. Lower maxModelLen, or use "
+                + (
+                    f"a larger MIG profile (e.g. {pool.mig_largest})"
+                    if pool.mig_profile
+                    else "a larger pool or more gpus"
+                ),
             )
 
     def _check_gpu_capacity(self) -> None:
@@ -256,14 +280,18 @@ class StackSettings(KivaModel):
             for gpus in replicas:
                 node = next((i for i, left in enumerate(free) if left >= gpus), None)
                 if node is None:
-                    free.append(pool.gpus - gpus)
+                    free.append(pool.allocatable_gpus - gpus)
                 else:
                     free[node] -= gpus
             if len(free) > pool.max_count:
                 names = ", ".join(f"{m.name} ({m.replicas} × {m.gpus} GPU)" for m in users)
+                profile = pool.mig_profile
+                per_node = f"{pool.gpus} GPU(s)" + (
+                    f" × {profile.per_gpu} MIG {profile.name} slices" if profile else ""
+                )
                 raise _rule(
                     f"gpuPools[{index}].maxCount",
-                    f"pool {pool.name!r} needs {len(free)} nodes of {pool.gpus} GPU(s) for {names}, "
+                    f"pool {pool.name!r} needs {len(free)} nodes of {per_node} for {names}, "
                     f"but maxCount is {pool.max_count}",
                 )
 
@@ -322,11 +350,49 @@ class StackSettings(KivaModel):
                     f"declare the nodes of GPU pool {pool.name!r} under cluster.nodePools with the label "
                     f"kiva.platform/gpu-pool: {pool.name}",
                 )
+            self._check_declared_mig(i, pool, declared)
             if any(p.gpus != pool.allocatable_gpus for p in declared):
                 raise _rule(
                     f"gpuPools[{i}].gpusPerNode",
                     f"{pool.allocatable_gpus} GPUs per node (allocatable nvidia.com/gpu), but cluster.nodePools declares "
                     f"{', '.join(f'{p.name}: {p.gpus}' for p in declared)}",
+                )
+
+    def _check_declared_mig(self, index: int, pool: GpuPool, declared: list[NodePool]) -> None:
+        """An existing cluster's MIG pool: its nodes advertise the slices, and carry the label by which
+        the GPU operator's MIG manager cuts them (`nvidia.com/mig.config`), or by which the device plugin
+        this stack installs picks their `migStrategy: single` config (`nvidia.com/device-plugin.config`)."""
+        profile = pool.mig_profile
+        if profile is None:
+            return
+        wrong = [p for p in declared if p.gpus != pool.allocatable_gpus]
+        if wrong:
+            raise _rule(
+                f"gpuPools[{index}].sharing.mig",
+                f"pool {pool.name!r} cuts each of its {pool.gpus} GPU(s) per node into {profile.per_gpu} MIG "
+                f"{profile.name} slices, which the device plugin advertises as {pool.allocatable_gpus} "
+                f"nvidia.com/gpu per node (migStrategy: single), but cluster.nodePools declares "
+                f"{', '.join(f'{p.name}: {p.gpus}' for p in wrong)}; declare gpus: {pool.allocatable_gpus}"
+                + (
+                    ""
+                    if pool.driver == "operator"
+                    else f" once the nodes' GPUs are cut into {profile.name} (the stack does not cut them)"
+                ),
+            )
+        if pool.driver == "operator":
+            label, value = MIG_CONFIG_LABEL, mig_config_name(profile)
+            why = "the GPU operator's MIG manager cuts a node's GPUs by its label"
+        elif self.operators.nvidia.install:
+            label, value = DEVICE_PLUGIN_CONFIG_LABEL, device_plugin_config_name(pool.name)
+            why = "the device plugin picks a node's config (here migStrategy: single) by its label"
+        else:
+            return  # the cluster's own device plugin: its owner sets migStrategy
+        for p in declared:
+            if p.labels.get(label) != value:
+                raise _rule(
+                    f"gpuPools[{index}].sharing.mig",
+                    f"{why} {label}; label the nodes of pool {pool.name!r} with {label}={value} and declare "
+                    f"it under cluster.nodePools ({p.name}).labels",
                 )
 
     def _check_production(self) -> None:
@@ -378,12 +444,7 @@ class StackSettings(KivaModel):
 
     def _check_prerequisites(self) -> None:
         declared = self.prerequisites
-        if self.monitoring.enabled and POD_MONITOR_CRD not in declared.crds:
-            raise _rule(
-                "monitoring.enabled",
-                f"PodMonitors need the Prometheus Operator's CRDs, which this stack does not install; "
-                f"add {POD_MONITOR_CRD} to prerequisites.crds if the cluster has them, or turn monitoring off",
-            )
+        self._check_monitoring()
         ingress = self.gateway.ingress
         if ingress is None:
             return
@@ -400,6 +461,40 @@ class StackSettings(KivaModel):
                 "gateway.ingress.clusterIssuer",
                 f"no ClusterIssuer {ingress.cluster_issuer!r}: set internalCa: true to create it as a "
                 "private CA, or add it to prerequisites.clusterIssuers if the cluster has it",
+            )
+
+    def _check_monitoring(self) -> None:
+        """The Prometheus Operator's CRDs come from the stack (`install: true`) or are declared; production
+        keeps at least `PRODUCTION_MIN_RETENTION_DAYS` of metrics."""
+        monitoring = self.monitoring
+        problem = check_monitoring(monitoring, self.retention.log_analytics_days)
+        if problem:
+            raise _rule(*problem)
+        if not monitoring.enabled:
+            return
+        if not monitoring.install:
+            if self.on_azure:
+                raise _rule(
+                    "monitoring.install",
+                    "this stack creates the cluster (provider: azure), so no Prometheus Operator can run there "
+                    "before the platform needs it; remove monitoring.install: false, or deploy onto a cluster "
+                    "that runs one with provider: existing",
+                )
+            absent = [crd for crd in MONITORING_CRDS if crd not in self.prerequisites.crds]
+            if absent:
+                raise _rule(
+                    "monitoring.install",
+                    "the stack does not install the Prometheus Operator, so the cluster must serve the "
+                    f"PodMonitors and rules it creates; add {', '.join(absent)} to prerequisites.crds (e.g. "
+                    f"prerequisites: {{crds: [{', '.join(MONITORING_CRDS)}]}}) if the cluster has them, or set "
+                    "install: true",
+                )
+        days = duration_days(monitoring.retention.time)
+        if self.production and days < PRODUCTION_MIN_RETENTION_DAYS:
+            raise _rule(
+                "monitoring.retention.time",
+                f"production keeps at least {PRODUCTION_MIN_RETENTION_DAYS} days of metrics (got "
+                f"{monitoring.retention.time}), e.g. 30d",
             )
 
     def _check_operators(self) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, field_validator, model_validator
 
+from infra.settings.backup_schedule import longest_interval_seconds
 from infra.settings.base import DnsLabel, KivaModel, Quantity
 
 SecretKeyName = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]{2,62}$")]
@@ -250,6 +251,12 @@ class Backups(KivaModel):
     object_store: S3ObjectStore | None = None
     """Required on `existing` clusters; Azure stacks back up to their own storage account."""
 
+    @field_validator("schedule")
+    @classmethod
+    def _cloudnative_pg_parses_it(cls, schedule: str) -> str:
+        longest_interval_seconds(schedule)  # a ScheduleError says why CloudNativePG would reject it
+        return schedule
+
 
 class ProviderModel(KivaModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$", examples=["gpt-4o-eu"])]
@@ -358,17 +365,6 @@ _KIND_EXAMPLES = {
     "vertex_ai": "e.g. vertexProject: kiva-prod-4711, vertexLocation: europe-west3",
     "bedrock": "e.g. awsRegionName: eu-central-1",
 }
-
-
-class Monitoring(KivaModel):
-    """Prometheus Operator integration (PodMonitors); needs its CRDs on the cluster."""
-
-    enabled: bool = False
-    """Create PodMonitors for the database (needs `podmonitors.monitoring.coreos.com` under `kiva:prerequisites.crds`)."""
-
-
-#: The CRD the database's PodMonitor (and the CloudNativePG chart's own) needs.
-POD_MONITOR_CRD = "podmonitors.monitoring.coreos.com"
 
 
 class Prerequisites(KivaModel):

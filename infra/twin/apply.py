@@ -5,7 +5,7 @@ CRDs (waited for until Established), Namespaces (waited for until their `default
 which the ServiceAccount admission plugin needs for any pod), then every other unit in dependency order:
 a plan resource, a Helm release (its pre-install hooks, its objects in Helm's kind order, its post-install
 hooks; after the release's own dependencies), or what an operator makes of a custom resource (right after
-it; `operator_pods.py`). Every write is a server-side apply with `fieldValidation=Strict`.
+it; `operator_pods.py`, `prometheus_pods.py`). Every write is a server-side apply with `fieldValidation=Strict`.
 
 Set aside, and reported as not exercised: admission webhook configurations and APIServices of the
 charts (their services never run here, and a `failurePolicy: Fail` webhook would refuse everything),

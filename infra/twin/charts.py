@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,15 +109,28 @@ class RenderedRelease:
     """Objects annotated `helm.sh/hook`: Helm runs them at their phase, never as part of the release."""
 
 
-def chart_folder(charts_dir: Path, chart: str, version: str) -> Path:
-    """The cached chart `<charts_dir>/<chart>-<version>`; `ChartNotCached` when it is not there."""
-    folder = charts_dir / f"{chart}-{version}"
-    if not (folder / "Chart.yaml").is_file():
-        raise ChartNotCached(
-            f"chart {chart} {version} is not in the chart cache: no {folder}/Chart.yaml. Fill the cache "
-            f"with pull_chart() (online), or unpack the published chart archive into that folder."
-        )
-    return folder
+#: The charts vendored in this repository (`charts/<chart>-<version>`, provenance in charts/README.md).
+REPO_CHARTS = Path(__file__).resolve().parents[2] / "charts"
+
+#: Where to look for charts: one folder, or several searched in order.
+ChartDirs = Path | Sequence[Path]
+
+
+def _search_path(charts_dir: ChartDirs) -> list[Path]:
+    return [charts_dir] if isinstance(charts_dir, Path) else list(charts_dir)
+
+
+def chart_folder(charts_dir: ChartDirs, chart: str, version: str) -> Path:
+    """The first `<dir>/<chart>-<version>` holding a Chart.yaml; `ChartNotCached` (naming each folder) if none."""
+    folders = [folder / f"{chart}-{version}" for folder in _search_path(charts_dir)]
+    for folder in folders:
+        if (folder / "Chart.yaml").is_file():
+            return folder
+    missing = ", ".join(f"{folder}/Chart.yaml" for folder in folders) or "no chart folder given"
+    raise ChartNotCached(
+        f"chart {chart} {version} is not in the chart cache: no {missing}. Fill the cache "
+        f"with pull_chart() (online), or unpack the published chart archive into that folder."
+    )
 
 
 def pull_chart(charts_dir: Path, chart: str, version: str, repository: str) -> Path:
@@ -164,12 +177,13 @@ def pull_chart(charts_dir: Path, chart: str, version: str, repository: str) -> P
     return folder
 
 
-def render_release(props: Mapping[str, Any], charts_dir: Path) -> RenderedRelease:
+def render_release(props: Mapping[str, Any], charts_dir: ChartDirs) -> RenderedRelease:
     """Render one release from the inputs of its `kubernetes:helm.sh/v3:Release` (camelCase, as planned).
 
     Values are what the Pulumi provider hands Helm: `valueYamlFiles` merged in order, `values` over
     them, secrets unwrapped. Helm merges them over the chart's defaults and validates the result
     against the chart's schema, so values that `helm install` rejects raise `ReleaseRenderError`.
+    `charts_dir` is one folder or several, searched in order (`chart_folder`).
     """
     release = _required(props, "name")
     chart_ref = _required(props, "chart")

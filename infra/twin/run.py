@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kiva_policies.day_one.controllers import APP_ROUTING_CRDS
+
 from infra.offline.digest import blind, preview_digest
 from infra.offline.engine import Plan, Registration
 from infra.offline.manifests import kubernetes_objects
 from infra.offline.preview_file import planned_resources
-from infra.twin import control_plane, nodes, operator_pods, storage
+from infra.twin import control_plane, nodes, operator_pods, prometheus_pods, storage
 from infra.twin.api import Api, TwinError, wait_for
 from infra.twin.apply import (
     CRD_KIND,
@@ -38,13 +40,18 @@ RUN_HOOKS = {"pre-install", "post-install"}
 BUILTIN_GROUPS_SUFFIX = (".k8s.io",)
 
 
-def charts_dir(option: Path | None) -> Path:
+def charts_dirs(option: Path | None) -> list[Path]:
+    """Where the twin looks for charts, in order: `--charts`, else the `:`-separated `KIVA_CHARTS_DIR`, else
+    ~/.cache/kiva/charts; then the repository's own `charts/`. A chart found nowhere is pulled into the first."""
+    from infra.twin.charts import REPO_CHARTS
+
     if option:
-        return option
-    if os.environ.get(CHARTS_ENV):
-        return Path(os.environ[CHARTS_ENV]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kiva" / "charts"
+        folders = [option]
+    elif os.environ.get(CHARTS_ENV):
+        folders = [Path(entry).expanduser() for entry in os.environ[CHARTS_ENV].split(os.pathsep) if entry]
+    else:
+        folders = [Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiva" / "charts"]
+    return folders + ([REPO_CHARTS] if REPO_CHARTS not in folders else [])
 
 
 @contextmanager
@@ -69,7 +76,9 @@ def _objects_of(plan: Plan, resource: Registration) -> list[dict[str, Any]]:
     return kubernetes_objects(dataclasses.replace(plan, resources=[resource]))
 
 
-def render_releases(plan: Plan, folder: Path, failures: list[Problem]) -> list[tuple[Registration, Any]]:
+def render_releases(
+    plan: Plan, folders: Sequence[Path], failures: list[Problem]
+) -> list[tuple[Registration, Any]]:
     """Render every Helm release of the plan (pulling a chart that is not cached).
 
     A chart that is neither cached nor pullable is a TwinError (exit 2); values the chart refuses are a
@@ -82,7 +91,7 @@ def render_releases(plan: Plan, folder: Path, failures: list[Problem]) -> list[t
         props = blind(resource.inputs)
         chart, version = str(props.get("chart")), str(props.get("version"))
         try:
-            release = charts.render_release(props, folder)
+            release = charts.render_release(props, folders)
         except charts.ReleaseRenderError as error:
             failures.append(
                 Problem(f"Helm release {props.get('name') or resource.name} ({chart} {version})", str(error))
@@ -91,13 +100,13 @@ def render_releases(plan: Plan, folder: Path, failures: list[Problem]) -> list[t
         except charts.ChartNotCached:
             repository = str((props.get("repositoryOpts") or {}).get("repo") or "")
             try:
-                charts.pull_chart(folder, chart, version, repository)
-                release = charts.render_release(props, folder)
+                charts.pull_chart(folders[0], chart, version, repository)
+                release = charts.render_release(props, folders)
             except Exception as error:
                 raise TwinError(
-                    f"kiva twin: chart {chart} {version} is not in {folder} and could not be pulled from "
-                    f"{repository or 'its repository'}: {error}. Set --charts or {CHARTS_ENV} to a folder "
-                    "that holds it."
+                    f"kiva twin: chart {chart} {version} is not in {', '.join(map(str, folders))} and could not "
+                    f"be pulled from {repository or 'its repository'}: {error}. Set --charts or {CHARTS_ENV} "
+                    "(folders separated by `:`) to a folder that holds it."
                 ) from None
         rendered.append((resource, release))
     return rendered
@@ -106,6 +115,12 @@ def render_releases(plan: Plan, folder: Path, failures: list[Problem]) -> list[t
 def _hook_phases(obj: Mapping[str, Any]) -> set[str] | None:
     value = ((obj.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook")
     return {p.strip() for p in str(value).split(",")} if value else None
+
+
+def _app_routing(resource: Registration) -> bool:
+    """An AKS cluster of the plan with the application routing add-on on (it installs its CRDs)."""
+    profile = (resource.inputs.get("ingressProfile") or {}).get("webAppRouting") or {}
+    return resource.type == "azure-native:containerservice:ManagedCluster" and profile.get("enabled") is True
 
 
 def _declared_crd(name_hint: set[str], api_version: str, kind: str) -> str | None:
@@ -177,13 +192,18 @@ def twin(
     """
     started = time.monotonic()
     resources = planned_resources(preview_digest(plan))
+    from kiva_policies.day_one.gpu_sharing import apply_time_slicing
     from kiva_policies.day_one.nodes import node_pools, prerequisites
 
     pools = node_pools(resources) or []
+    # The nodes advertise what the device plugin would: time-slices and MIG slices, not whole GPUs.
+    apply_time_slicing(pools, resources)
     declared_crds = set(prerequisites(resources).crds)
+    if any(_app_routing(r) for r in plan.resources):
+        declared_crds |= set(APP_ROUTING_CRDS)  # the add-on's NginxIngressController
     declared_runtime_classes = _declared_runtime_classes(resources)
     render_failures: list[Problem] = []
-    releases = render_releases(plan, charts_dir(charts), render_failures)
+    releases = render_releases(plan, charts_dirs(charts), render_failures)
     gpu_operator = any(release.chart == "gpu-operator" for _, release in releases)
     on_aks = any(r.type == "azure-native:containerservice:ManagedCluster" for r in plan.resources)
     report = TwinReport(plan.stack, "")
@@ -281,6 +301,21 @@ def _at_autoscaler_maximum(units: list[Unit], report: TwinReport) -> None:
             )
 
 
+PROMETHEUS_SHAPE = "Prometheus Operator shape"
+
+
+def _prometheus_shape_items(objects: Sequence[Mapping[str, Any]], namespace: str) -> list[Item]:
+    """What the Prometheus Operator would make of the Prometheus/Alertmanager resources among `objects`."""
+    items = []
+    for cr, shapes in prometheus_pods.operator_shapes(objects, namespace):
+        meta = cr.get("metadata") or {}
+        owner = (
+            f"{PROMETHEUS_SHAPE} of {cr.get('kind')} {meta.get('namespace') or namespace}/{meta.get('name')}"
+        )
+        items += [Item(shape, owner, namespace) for shape in shapes]
+    return items
+
+
 def _apply_all(
     api: Api,
     plan: Plan,
@@ -320,6 +355,7 @@ def _apply_all(
             for obj in helm_order(release.objects):
                 item = Item(copy.deepcopy(obj), source, release.namespace)
                 (crds if obj.get("kind") == CRD_KIND else items).append(item)
+            items += _prometheus_shape_items(release.objects, release.namespace)
             units.append(Unit(resource.urn, items + post, list(resource.dependencies)))
         elif resource.custom and resource.type.startswith("kubernetes:"):
             objs = _objects_of(plan, resource)
@@ -329,6 +365,7 @@ def _apply_all(
             for cr, shapes in operator_pods.operator_shapes(objs):
                 owner = f"CloudNativePG shape of {cr.get('kind')} {cr['metadata'].get('namespace')}/{cr['metadata']['name']}"
                 unit.items += [Item(s, owner) for s in shapes]
+            unit.items += _prometheus_shape_items(objs, "default")
             units.append(unit)
     _at_autoscaler_maximum(units, report)
     if mutate:
@@ -341,6 +378,14 @@ def _apply_all(
             f"CloudNativePG operator not running: the twin created {shaped} objects in the operator's shape "
             "(instance pods with their PVCs, the initdb Job, pooler Deployments, their ServiceAccounts; "
             "CloudNativePG v1.30 pkg/specs), annotated kiva.twin/shape"
+        )
+    shaped = sum(1 for u in units for i in u.items if i.source.startswith(PROMETHEUS_SHAPE))
+    if shaped:
+        report.notes.append(
+            f"Prometheus Operator not running: the twin created {shaped} objects in the operator's shape "
+            "(a StatefulSet per Prometheus shard and per Alertmanager, with their volume claim templates, and "
+            "the governing Services; prometheus-operator v0.93 pkg/prometheus/server, pkg/alertmanager), "
+            f"annotated kiva.twin/shape: {prometheus_pods.SHAPE_VALUE}"
         )
     # 1. what the cloud or the cluster provides
     for sc in storage.stand_in_classes(everything, on_aks):
@@ -377,7 +422,8 @@ def _apply_all(
                 missing.append(item)
     for name, crd in stand_ins.items():
         applier.apply(Item(crd, "stand-in"))
-        report.notes.append(f"CRD {name}: declared prerequisite, installed as a stand-in accepting any spec")
+        why = "AKS application routing's" if name in APP_ROUTING_CRDS else "declared prerequisite"
+        report.notes.append(f"CRD {name}: {why}, installed as a stand-in accepting any spec")
     applier.wait_established(list(stand_ins))
     for item in missing:
         group = str(item.obj.get("apiVersion"))

@@ -7,7 +7,7 @@ resources by region, the telemetry switches found on each workload and the reten
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,17 @@ def _limits(resources: list[tuple[PlannedResource, Any]]) -> list[str]:
     return lines
 
 
-def render_report(report: PolicyReport, resources: list[PlannedResource], now: datetime | None = None) -> str:
-    """The report as Markdown text."""
+def render_report(
+    report: PolicyReport,
+    resources: list[PlannedResource],
+    now: datetime | None = None,
+    sections: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
+    """The report as Markdown text.
+
+    `sections` are extra (heading, lines) the caller renders, e.g. the CLI's cost estimate: the pack
+    never imports `infra`, so what it cannot compute itself is passed in as text.
+    """
     plain = [(r, engine_props(r.props or {})) for r in resources]
     names = {r.urn: f"{r.name} ({r.type})" for r in resources}
     mandatory = len(report.mandatory_violations)
@@ -252,12 +261,19 @@ def render_report(report: PolicyReport, resources: list[PlannedResource], now: d
         *_limits(plain),
         "",
     ]
+    for heading, body in sections:
+        lines.extend([f"## {heading}", "", *body, ""])
     return "\n".join(lines)
 
 
-def write_report(report: PolicyReport, resources: list[PlannedResource], path: Path) -> None:
-    """Write the reviewer's Markdown report of one policy run to `path`."""
-    Path(path).write_text(render_report(report, resources), encoding="utf-8")
+def write_report(
+    report: PolicyReport,
+    resources: list[PlannedResource],
+    path: Path,
+    sections: Sequence[tuple[str, Sequence[str]]] = (),
+) -> None:
+    """Write the reviewer's Markdown report of one policy run to `path` (with the caller's `sections`)."""
+    Path(path).write_text(render_report(report, resources, sections=sections), encoding="utf-8")
 
 
 __all__ = ["render_report", "write_report"]

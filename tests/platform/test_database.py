@@ -159,14 +159,10 @@ def test_connections_are_sized_to_the_gateway_or_pooled():
 
 
 def test_pod_monitor_only_with_monitoring(plan_with):
-    monitored = plan_with(
-        "prod",
-        {"kiva:monitoring": {"enabled": True},
-         "kiva:prerequisites": {"crds": ["podmonitors.monitoring.coreos.com"]}},
-    )  # fmt: skip
+    monitored = plan_with("local", {"kiva:monitoring": {"enabled": True}})
     assert one(objects_of(monitored), "PodMonitor", "kiva-db")
-    assert not find(objects_of(_committed_plan("prod")), "PodMonitor")
-    assert not find(objects_of(_committed_plan("dev")), "PodMonitor")
+    assert one(objects_of(_committed_plan("prod")), "PodMonitor", "kiva-db")
+    assert not find(objects_of(_committed_plan("local")), "PodMonitor")
 
 
 def test_existing_cluster_uses_declared_zones_and_untainted_nodes():

@@ -103,7 +103,9 @@ def test_no_secret_and_no_callback_in_the_config(stack):
     assert general["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     assert general["database_url"] == "os.environ/DATABASE_URL"
     assert general["store_prompts_in_spend_logs"] is False
-    assert settings["success_callback"] == settings["failure_callback"] == settings["callbacks"] == []
+    assert settings["success_callback"] == settings["failure_callback"] == []
+    # Only the in-process Prometheus callback, and only where the stack is monitored (dev, prod).
+    assert settings["callbacks"] == (["prometheus"] if stack in ("dev", "prod") else [])
     for entry in config["model_list"]:
         key = entry["litellm_params"].get("api_key")
         assert key is None or key.startswith("os.environ/"), entry

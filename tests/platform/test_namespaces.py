@@ -26,7 +26,9 @@ def test_namespaces_carry_pod_security_labels(stack):
     }
     assert namespaces["kiva"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for name, labels in namespaces.items():
-        expected = "privileged" if name in ("nvidia-device-plugin", "gpu-operator") else "restricted"
+        # node-exporter (monitoring) reads the host's network, processes and file system.
+        privileged = ("nvidia-device-plugin", "gpu-operator", "kiva-node-exporter")
+        expected = "privileged" if name in privileged else "restricted"
         assert labels["pod-security.kubernetes.io/enforce"] == expected, name
 
 

@@ -18,6 +18,22 @@ def _ports(rule: dict) -> set[int]:
     return {p["port"] for p in rule.get("ports", [])}
 
 
+def _scrape(port: int) -> dict:
+    """The rule letting Prometheus (kube-prometheus-stack, in kiva-monitoring) scrape `port`."""
+    prometheus = {
+        "app.kubernetes.io/name": "prometheus",
+        "operator.prometheus.io/name": "kube-prometheus-stack-prometheus",
+    }
+    peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kiva-monitoring"}},
+        "podSelector": {"matchLabels": prometheus},
+    }
+    return {"from": [peer], "ports": [{"port": port, "protocol": "TCP"}]}
+
+
+MONITORED = ("dev", "prod")
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_default_deny_and_dns(stack):
     policies = _policies(stack)
@@ -25,7 +41,8 @@ def test_default_deny_and_dns(stack):
     dns = policies["kiva-allow-dns"]["egress"][0]
     assert _ports(dns) == {53} and {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
     assert all(
-        p["metadata"]["namespace"] == "kiva"
+        p["metadata"]["namespace"]
+        == ("kiva-monitoring" if p["metadata"]["name"].startswith("kiva-monitoring-") else "kiva")
         for p in find(objects_of(_committed_plan(stack)), "NetworkPolicy")
     )
 
@@ -38,7 +55,8 @@ def test_gateway_reaches_models_and_database(stack):
     models = _policies(stack)["kiva-model-servers"]["ingress"]
     gateway = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "gateway"}
     assert models == [
-        {"from": [{"podSelector": {"matchLabels": gateway}}], "ports": [{"port": 8000, "protocol": "TCP"}]}
+        {"from": [{"podSelector": {"matchLabels": gateway}}], "ports": [{"port": 8000, "protocol": "TCP"}]},
+        *([_scrape(8000)] if stack in MONITORED else []),
     ]
 
 
@@ -58,9 +76,11 @@ def test_gateway_ingress_only_from_the_ingress_controller_or_configured_namespac
     prod = _policies("prod")["kiva-gateway-ingress"]["ingress"]
     peers = [peer for rule in prod for peer in rule["from"]]
     assert peers == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}}
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}},
+        *_scrape(4000)["from"],
     ]
-    assert _policies("dev")["kiva-gateway-ingress"]["ingress"] == []
+    assert _policies("dev")["kiva-gateway-ingress"]["ingress"] == [_scrape(4000)]
+    assert _policies("local")["kiva-gateway-ingress"]["ingress"] == []
 
 
 def test_allowed_namespaces_may_call_the_gateway(plan_with):
@@ -88,7 +108,8 @@ def test_prod_database_is_reached_through_the_pooler():
     gateway = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "gateway"}
     # Only the gateway may reach PgBouncer; the operator does not connect to it.
     assert policies["kiva-pooler"]["ingress"] == [
-        {"from": [{"podSelector": {"matchLabels": gateway}}], "ports": [{"port": 5432, "protocol": "TCP"}]}
+        {"from": [{"podSelector": {"matchLabels": gateway}}], "ports": [{"port": 5432, "protocol": "TCP"}]},
+        _scrape(9127),  # PgBouncer's metrics, which the database's PodMonitor selects as well
     ]
 
 

@@ -143,6 +143,7 @@ def litellm_env() -> list[dict[str, Any]]:
         {"name": "LITELLM_LOCAL_BLOG_POSTS", "value": "True"},
         {"name": "LITELLM_LOCAL_POLICY_TEMPLATES", "value": "True"},
         {"name": "LITELLM_MODE", "value": "PRODUCTION"},
+        {"name": "LITELLM_LOG", "value": "INFO"},
         {
             "name": "LITELLM_MASTER_KEY",
             "valueFrom": {"secretKeyRef": {"name": "kiva-gateway", "key": "master"}},
@@ -211,7 +212,9 @@ def model_server() -> dict[str, Any]:
     )
     container = props["spec"]["template"]["spec"]["containers"][0]
     container["resources"]["limits"]["nvidia.com/gpu"] = "1"
-    container["args"] = ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--port", "8000"]
+    container["args"] = [
+        "--model", "meta-llama/Llama-3.1-8B-Instruct", "--port", "8000", "--no-enable-log-requests"
+    ]  # fmt: skip
     return props
 
 

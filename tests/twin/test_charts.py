@@ -21,6 +21,7 @@ from pulumi.output import Unknown
 
 from infra.twin.charts import (
     INSTALL_ORDER,
+    REPO_CHARTS,
     ChartNotCached,
     ReleaseRenderError,
     RenderedRelease,
@@ -65,7 +66,7 @@ def _copy(value: Any) -> Any:
 
 @functools.cache
 def _rendered(stack: str, release: str, charts_dir: Path) -> RenderedRelease:
-    return render_release(releases(stack)[release], charts_dir)
+    return render_release(releases(stack)[release], [charts_dir, REPO_CHARTS])  # as `kiva twin` searches
 
 
 def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -295,7 +296,7 @@ def test_rendering_every_prod_release_is_timed(charts_dir: Path) -> None:
     """Not a timed assertion: prints the figure for the twin's benchmark (`pytest -s` shows it)."""
     planned = releases("prod")
     started = time.perf_counter()
-    rendered = [render_release(props, charts_dir) for props in planned.values()]
+    rendered = [render_release(props, [charts_dir, REPO_CHARTS]) for props in planned.values()]
     elapsed = time.perf_counter() - started
     total = sum(len(r.crds) + len(r.objects) + len(r.hooks) for r in rendered)
     print(f"\nrendered {len(rendered)} prod releases ({total} objects) in {elapsed:.2f} s")

@@ -57,15 +57,15 @@ def _defects(units: list[Unit]) -> None:
     )
     # 3. an unknown field in a custom resource
     _find(units, "Cluster", "kiva-db")["spec"]["instancez"] = 3
-    # 4. a custom resource whose CRD nothing installs
+    # 4. a custom resource whose CRD nothing installs (dev installs the Prometheus Operator's CRDs itself)
     units.append(
         Unit(
-            "test:podmonitor",
+            "test:widget",
             [
                 Item(
                     {
-                        "apiVersion": "monitoring.coreos.com/v1",
-                        "kind": "PodMonitor",
+                        "apiVersion": "example.kiva.de/v1",
+                        "kind": "Widget",
                         "metadata": {"name": "kiva-gateway", "namespace": "kiva"},
                         "spec": {"selector": {}},
                     },
@@ -118,8 +118,8 @@ def test_unknown_field_in_custom_resource(defective: TwinReport) -> None:
 
 def test_custom_resource_without_crd(defective: TwinReport) -> None:
     text = _messages(defective.missing_prerequisites)
-    assert "PodMonitor kiva/kiva-gateway" in text
-    assert "monitoring.coreos.com/v1" in text
+    assert "Widget kiva/kiva-gateway" in text
+    assert "example.kiva.de/v1" in text
 
 
 def test_privileged_container_in_restricted_namespace(defective: TwinReport) -> None:

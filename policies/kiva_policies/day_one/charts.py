@@ -1,7 +1,8 @@
 """What the pinned operator charts run and install, and which values change that.
 
-Recorded per chart version from the chart's `values.yaml` and templates (`../shared/charts/<name>-<version>/`;
-`tests/policies/day_one/test_charts.py` checks every recorded default and CRD against that folder):
+Recorded per chart version from the chart's `values.yaml` and templates (`../shared/charts/<name>-<version>/`, or
+the repository's `charts/<name>-<version>/`; `tests/policies/day_one/test_charts.py` checks every recorded default
+and CRD against that folder):
 - the pods each chart runs (Deployments, DaemonSets, install-time Jobs), the values block that holds
   their `tolerations`, `nodeSelector`, `affinity`, `resources` and `replicaCount`, and how a chart's
   `global` block combines with it;
@@ -532,9 +533,106 @@ _GPU_OPERATOR = Chart(
     subcharts={"node-feature-discovery": (_NFD_0_18_2, ("nfd.enabled",))},
 )
 
+_POD_BLOCK: dict[str, Any] = {"tolerations": [], "nodeSelector": {}, "affinity": {}, "resources": {}}
+_WEBHOOKS = "prometheusOperator.admissionWebhooks"
+_MONITORING_KINDS = (
+    "alertmanagerconfigs alertmanagers podmonitors probes prometheusagents prometheuses prometheusrules "
+    "scrapeconfigs servicemonitors thanosrulers"
+)
+_KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack",
+    "88.5.3",
+    defaults={
+        "crds": {"enabled": True},
+        "kubeStateMetrics": {"enabled": True},
+        "nodeExporter": {"enabled": True},
+        "grafana": {"enabled": True},
+        "windowsMonitoring": {"enabled": False},
+        "prometheusOperator": {
+            "enabled": True,
+            **_POD_BLOCK,
+            "admissionWebhooks": {
+                "enabled": True,
+                "patch": {"enabled": True, **_POD_BLOCK},
+                "certManager": {"enabled": False},
+            },
+        },
+        "prometheus": {"enabled": True, "prometheusSpec": {"replicas": 1, **_POD_BLOCK}},
+        "alertmanager": {"enabled": True, "alertmanagerSpec": {"replicas": 1, **_POD_BLOCK}},
+    },
+    pods=(
+        ChartPod(
+            "prometheus-operator",
+            "Deployment",
+            ("prometheusOperator",),
+            ("prometheusOperator.enabled",),
+            replicas=None,
+        ),
+        # Hook Jobs (kube-webhook-certgen) that write and patch the webhook certificate; none with certManager.
+        *(
+            ChartPod(
+                f"admission-{job}",
+                "Job",
+                ("prometheusOperator", "admissionWebhooks", "patch"),
+                ("prometheusOperator.enabled", f"{_WEBHOOKS}.enabled", f"{_WEBHOOKS}.patch.enabled"),
+                (f"{_WEBHOOKS}.certManager.enabled",),
+                replicas=None,
+                transient=True,
+            )
+            for job in ("create", "patch")
+        ),
+        # The StatefulSets the operator makes of the chart's Prometheus and Alertmanager resources.
+        ChartPod(
+            "prometheus (operand)",
+            "StatefulSet",
+            ("prometheus", "prometheusSpec"),
+            ("prometheus.enabled",),
+            replicas="replicas",
+        ),
+        ChartPod(
+            "alertmanager (operand)",
+            "StatefulSet",
+            ("alertmanager", "alertmanagerSpec"),
+            ("alertmanager.enabled",),
+            replicas="replicas",
+        ),
+        ChartPod("kube-state-metrics", "Deployment", replicas="replicas", subchart="kube-state-metrics"),
+        ChartPod("prometheus-node-exporter", "DaemonSet", replicas=None, subchart="prometheus-node-exporter"),
+        ChartPod("grafana", "Deployment", replicas="replicas", subchart="grafana"),
+    ),
+    crds=tuple(
+        ChartCrd(f"{plural}.monitoring.coreos.com", subchart="crds") for plural in _MONITORING_KINDS.split()
+    ),
+    renders=(
+        RenderedResource(
+            "certificates.cert-manager.io",
+            "the webhook Certificates (prometheusOperator.admissionWebhooks.certManager.enabled)",
+            ("prometheusOperator.enabled", f"{_WEBHOOKS}.enabled", f"{_WEBHOOKS}.certManager.enabled"),
+        ),
+        RenderedResource(
+            "issuers.cert-manager.io",
+            "the webhook Issuers (prometheusOperator.admissionWebhooks.certManager.enabled)",
+            ("prometheusOperator.enabled", f"{_WEBHOOKS}.enabled", f"{_WEBHOOKS}.certManager.enabled"),
+        ),
+    ),
+    subcharts={
+        "crds": ({"upgradeJob": {"enabled": False}}, ("crds.enabled",)),
+        "kube-state-metrics": ({"replicas": 1, **_POD_BLOCK}, ("kubeStateMetrics.enabled",)),
+        "prometheus-node-exporter": (
+            {
+                **_POD_BLOCK,
+                "tolerations": [{"effect": "NoSchedule", "operator": "Exists"}],
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+            },
+            ("nodeExporter.enabled",),
+        ),
+        "grafana": ({"replicas": 1, **_POD_BLOCK}, ("grafana.enabled",)),
+    },
+)
+
 CHARTS: dict[tuple[str, str], Chart] = {
     (chart.name, chart.version): chart
-    for chart in (_CNPG, _BARMAN, _CERT_MANAGER, _ESO, _DEVICE_PLUGIN, _GPU_OPERATOR)
+    for chart in (_CNPG, _BARMAN, _CERT_MANAGER, _ESO, _DEVICE_PLUGIN, _GPU_OPERATOR, _KUBE_PROMETHEUS_STACK)
 }
 
 

@@ -96,14 +96,25 @@ def plural(kind: str) -> str:
     return lower + "s"
 
 
+#: CRDs that AKS's application routing add-on installs (Azure/aks-app-routing-operator: the
+#: `NginxIngressController` kind of group approuting.kubernetes.azure.com).
+APP_ROUTING_CRDS = ("nginxingresscontrollers.approuting.kubernetes.azure.com",)
+APP_ROUTING = "AKS application routing"
+
+
 def crd_of(resource_type: str) -> str | None:
-    """`kubernetes:postgresql.cnpg.io/v1:Cluster` → `clusters.postgresql.cnpg.io`; None for built-in kinds."""
+    """`kubernetes:postgresql.cnpg.io/v1:Cluster` → `clusters.postgresql.cnpg.io`; None for built-in kinds.
+
+    Pulumi types a server-side patch of a kind as `<Kind>Patch` (`CustomResourcePatch`); it needs the
+    CRD of `<Kind>` (so a custom kind whose own name ends in `Patch` would be misread).
+    """
     if not resource_type.startswith("kubernetes:"):
         return None
     try:
         _, group_version, kind = resource_type.split(":", 2)
     except ValueError:
         return None
+    kind = kind.removesuffix("Patch") or kind
     group = group_version.split("/", 1)[0]
     if group in BUILT_IN_GROUPS or "." not in group:
         return None
@@ -149,6 +160,10 @@ def _sources(resources: list[Any]) -> dict[str, list[tuple[str, str]]]:
             release = str(get(props, "name", default=None) or resource.name)
             for crd in charts.render(chart, values if isinstance(values, Mapping) else {}).crds:
                 sources.setdefault(crd, []).append((resource.urn, f"Helm release {release}"))
+        elif type_of(resource) == MANAGED_CLUSTER:
+            if get(props, "ingressProfile", "webAppRouting", "enabled") is True:
+                for crd in APP_ROUTING_CRDS:
+                    sources.setdefault(crd, []).append((resource.urn, APP_ROUTING))
         elif type_of(resource) == CRD:
             group = get(props, "spec", "group")
             names = get(props, "spec", "names", "plural")
@@ -176,6 +191,8 @@ def _check_crds(args: StackValidationArgs, report: ReportViolation) -> None:
                 urn,
             )
             return
+        if any(source == APP_ROUTING for _, source in providers):
+            return  # the cluster's add-on: every Kubernetes resource waits for the cluster (its provider)
         if graph.available and urn not in (p for p, _ in providers):
             waits = graph.waits_for(urn)
             if not any(p in waits for p, _ in providers):

@@ -15,6 +15,20 @@ into (source, target, port) flows. Pods are (namespace, labels) as their control
   commands first read the Cluster from the API server (`internal/cmd/manager/instance/*/cmd.go`); join
   copies the primary with pg_basebackup. The docs ("Networking") ask that the operator reaches every
   instance on 8000 and 5432 and that instances reach each other.
+- Prometheus (kube-prometheus-stack 88.5.3): the operator runs the chart's Prometheus `<fullname>-prometheus`
+  (`kube-prometheus-stack.prometheus.crname`; fullname is the release name when it contains the chart's
+  name) as pods labelled `app.kubernetes.io/name: prometheus` and `operator.prometheus.io/name: <that name>`,
+  which is how the chart's own NetworkPolicy (`templates/prometheus/networkpolicy.yaml`) selects them. It
+  scrapes every pod a PodMonitor of the plan selects, on the named ports of its `podMetricsEndpoints`.
+  Where the cluster runs its own Prometheus, the PodMonitors name its namespace
+  (`kiva.platform/prometheus-namespace`). Inside the release's namespace Prometheus scrapes itself
+  (`web` 9090, config reloader `reloader-web` 8080), Alertmanager (`app.kubernetes.io/name: alertmanager`,
+  9093 and 8080; it also sends alerts there), kube-state-metrics (`app.kubernetes.io/{name:
+  kube-state-metrics, instance: <release>}`, `http` 8080), the operator (`app: <name>-operator`,
+  `release: <release>`, `https` 10250, which the API server also calls as the admission webhook) and
+  Grafana (`app.kubernetes.io/{name: grafana, instance: <release>}`, 3000); Grafana queries Prometheus
+  and Alertmanager. The chart's ServiceMonitors and templates at 88.5.3 (`prometheus.serviceMonitor.selfMonitor`,
+  `alertmanager.serviceMonitor.selfMonitor`, `grafana.serviceMonitor.enabled`: all on by default).
 - Charts: cloudnative-pg 0.29.0 and external-secrets 2.9.0 label their pods
   `app.kubernetes.io/name: <nameOverride or chart>`, `app.kubernetes.io/instance: <release>` plus
   `podLabels`.
@@ -58,6 +72,9 @@ from kiva_policies.day_one.network_policy_eval import (
 from kiva_policies.litellm import litellm_config
 
 CNPG_POOLER = "kubernetes:postgresql.cnpg.io/v1:Pooler"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+PROMETHEUS_CHART = "kube-prometheus-stack"
+PROMETHEUS_NAMESPACE_ANNOTATION = "kiva.platform/prometheus-namespace"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_RELEASE_V4 = "kubernetes:helm.sh/v4:Chart"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -208,6 +225,94 @@ def _releases(resources: Sequence[Res], chart: str) -> list[Res]:
     ]
 
 
+def prometheus_pods(resources: Sequence[Res]) -> list[Pod]:
+    """The Prometheus pods of the plan's kube-prometheus-stack releases, else the namespaces the
+    PodMonitors name for the cluster's own Prometheus (any pod there)."""
+    found = []
+    for r in _releases(resources, PROMETHEUS_CHART):
+        values = get(r.props, "values", default={}) or {}
+        release = str(get(r.props, "name", default=None) or r.name)
+        name = str(get(values, "nameOverride", default=None) or PROMETHEUS_CHART)
+        fullname = str(get(values, "fullnameOverride", default=None) or "") or (
+            release if name in release else f"{release}-{name}"
+        )
+        labels = {
+            "app.kubernetes.io/name": "prometheus",
+            "operator.prometheus.io/name": f"{fullname[:26].rstrip('-')}-prometheus",
+        }
+        found.append(pod(str(get(r.props, "namespace", default=None) or "default"), "prometheus", labels))
+    if found:
+        return found
+    namespaces = {
+        str(get(r.props, "metadata", "annotations", PROMETHEUS_NAMESPACE_ANNOTATION))
+        for r in resources
+        if r.type == POD_MONITOR
+        and get(r.props, "metadata", "annotations", PROMETHEUS_NAMESPACE_ANNOTATION) is not None
+    }
+    return [pod(namespace, "prometheus (the cluster's)", {}) for namespace in sorted(namespaces)]
+
+
+def _enabled(values: Any, *path: str) -> bool:
+    """A chart switch that defaults to on (`grafana.enabled`, ...): off only where set to false."""
+    return get(values, *path, default=True) is not False
+
+
+def monitoring_stack_flows(
+    matrix: Matrix, resources: Sequence[Res], apis: Sequence[tuple[Any, list[int]]]
+) -> None:
+    """The flows among the pods of each kube-prometheus-stack release (see the module docstring)."""
+    for r in _releases(resources, PROMETHEUS_CHART):
+        values = get(r.props, "values", default={}) or {}
+        release = str(get(r.props, "name", default=None) or r.name)
+        namespace = str(get(r.props, "namespace", default=None) or "default")
+        name = str(get(values, "nameOverride", default=None) or PROMETHEUS_CHART)
+        [prometheus] = [p for p in prometheus_pods([r]) if p.namespace == namespace]
+        matrix.add(prometheus, prometheus, [9090, 8080], "Prometheus scrapes itself and its config reloader")
+        grafana = pod(
+            namespace, "grafana", {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": release}
+        )
+        if _enabled(values, "alertmanager", "enabled"):
+            alertmanager = pod(namespace, "alertmanager", {"app.kubernetes.io/name": "alertmanager"})
+            matrix.add(prometheus, alertmanager, [9093, 8080], "Prometheus → Alertmanager (alerts, scrapes)")
+            if _enabled(values, "grafana", "enabled"):
+                matrix.add(grafana, alertmanager, [9093], "Grafana → Alertmanager (datasource)")
+        if _enabled(values, "kubeStateMetrics", "enabled"):
+            labels = {"app.kubernetes.io/name": "kube-state-metrics", "app.kubernetes.io/instance": release}
+            matrix.add(
+                prometheus,
+                pod(namespace, "kube-state-metrics", labels),
+                [8080],
+                "Prometheus scrapes kube-state-metrics",
+            )
+        if _enabled(values, "prometheusOperator", "enabled"):
+            operator = pod(namespace, "prometheus-operator", {"app": f"{name}-operator", "release": release})
+            matrix.add(prometheus, operator, [10250], "Prometheus scrapes the Prometheus Operator")
+            for api, _ in apis:
+                matrix.add(api, operator, [10250], "API server → Prometheus Operator admission webhook")
+        if _enabled(values, "grafana", "enabled"):
+            matrix.add(grafana, prometheus, [9090], "Grafana → Prometheus (datasource)")
+            matrix.add(prometheus, grafana, [3000], "Prometheus scrapes Grafana")
+
+
+def scrape_targets(monitor: Res, candidates: Sequence[Pod]) -> list[tuple[Pod, int]]:
+    """(pod, port) pairs a PodMonitor makes Prometheus scrape among `candidates`: pods in its namespaces
+    (`namespaceSelector.matchNames`, else its own) matching `selector.matchLabels`, on the named ports
+    of its `podMetricsEndpoints`."""
+    names = [str(n) for n in as_list(get(monitor.props, "spec", "namespaceSelector", "matchNames"))]
+    namespaces = names or [meta_namespace(monitor)]
+    match = _str_map(get(monitor.props, "spec", "selector", "matchLabels"))
+    ports = [get(e, "port") for e in as_list(get(monitor.props, "spec", "podMetricsEndpoints"))]
+    targets = []
+    for candidate in candidates:
+        labels = candidate.label_map
+        if candidate.namespace not in namespaces or any(labels.get(k) != v for k, v in match.items()):
+            continue
+        for name, number, _ in candidate.named_ports:
+            if name in ports:
+                targets.append((candidate, number))
+    return targets
+
+
 def _major(image: Any) -> str:
     tag = str(image).rsplit(":", 1)[-1] if isinstance(image, str) and ":" in image else ""
     return tag.split(".", 1)[0] if tag[:1].isdigit() else "17"
@@ -344,6 +449,8 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
     databases = [database_of(r) for r in resources if r.type == CNPG_CLUSTER]
     poolers = [(r, _pooler_pod(r)) for r in resources if r.type == CNPG_POOLER]
     sources: list[Pod] = []
+    prometheus = prometheus_pods(resources)
+    scrapers = {p.namespace for p in prometheus}
 
     # clients -> gateway
     for _, gateway in gateways:
@@ -374,6 +481,8 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
                             if isinstance(name, str):
                                 client_namespaces.append((name, "clients"))
         for namespace, what in client_namespaces:
+            if namespace in scrapers:
+                continue  # Prometheus's rule: its flows are the scrapes below
             matrix.add(pod(namespace, what, {}), gateway, ports, "clients → gateway")
         sources.append(gateway)
 
@@ -456,6 +565,14 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
                     matrix.add(source, target, [port], f"backup to ObjectStore {meta_name(store)}")
         sources += db.instances + list(db.jobs) + [p for _, p in own_poolers]
     sources += operators
+
+    # Prometheus -> what the PodMonitors select
+    candidates = [p for _, p in gateways + models] + matrix.database_pods
+    for monitor in (r for r in resources if r.type == POD_MONITOR):
+        for target, port in scrape_targets(monitor, candidates):
+            for source in prometheus:
+                matrix.add(source, target, [port], f"Prometheus scrapes PodMonitor {meta_name(monitor)}")
+    monitoring_stack_flows(matrix, resources, apis)
 
     # External Secrets -> Key Vault
     if any(r.type in SECRET_STORES and get(r.props, "spec", "provider", "azurekv") for r in resources):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
+from functools import cache
 
 import pytest
 from kiva_policies.day_one.controllers import crd_of, plural
+from kiva_policies.runner import PlannedResource
 
+from infra.offline.digest import preview_digest
+from infra.offline.engine import run_program
+from infra.offline.preview_file import planned_resources
+from tests.conftest import stack_file_with
 from tests.policies.day_one.plans import (
     CNPG_CLUSTER,
     MANAGED_CLUSTER,
@@ -59,9 +66,20 @@ def test_crd_names_follow_the_kubernetes_plural() -> None:
 # --- defect 7: PodMonitors without the Prometheus Operator CRDs ------------------------------------
 
 
+@cache
+def _unmonitored_prod() -> tuple[PlannedResource, ...]:
+    """prod with monitoring off: no release installs the Prometheus Operator's CRDs."""
+    plan = run_program(stack_file_with("prod", {"kiva:monitoring": {"enabled": False}}))
+    return tuple(planned_resources(preview_digest(plan)))
+
+
+def unmonitored_prod() -> list[PlannedResource]:
+    return [replace(r, props=copy.deepcopy(r.props)) for r in _unmonitored_prod()]
+
+
 def test_cloudnative_pg_pod_monitor_without_its_crd_is_reported() -> None:
     resources = mutate(
-        resources_of("prod"),
+        unmonitored_prod(),
         by_type_and_name(RELEASE, "cloudnative-pg"),
         lambda p: p["values"].setdefault("monitoring", {}).update(podMonitorEnabled=True),
     )
@@ -75,7 +93,7 @@ def test_cloudnative_pg_pod_monitor_without_its_crd_is_reported() -> None:
 
 
 def test_a_pod_monitor_of_the_plan_without_its_crd_is_reported() -> None:
-    resources = resources_of("prod")
+    resources = unmonitored_prod()
     cluster = find(resources, by_type_and_name(CNPG_CLUSTER, "kiva-db"))
     monitor = replace(clone(cluster, "monitor"), type="kubernetes:monitoring.coreos.com/v1:PodMonitor")
     found = findings([*resources, monitor], CRDS)
@@ -84,13 +102,13 @@ def test_a_pod_monitor_of_the_plan_without_its_crd_is_reported() -> None:
 
 def test_other_chart_monitors_are_known() -> None:
     resources = mutate(
-        resources_of("prod"),
+        unmonitored_prod(),
         by_type_and_name(RELEASE, "cert-manager"),
         lambda p: p["values"].update(prometheus={"enabled": True, "servicemonitor": {"enabled": True}}),
     )
     assert "servicemonitors.monitoring.coreos.com" in findings(resources, CRDS)[0].message
     skipped = mutate(
-        resources_of("prod"),
+        unmonitored_prod(),
         by_type_and_name(RELEASE, "external-secrets"),
         lambda p: p["values"].update(serviceMonitor={"enabled": True}),
     )
@@ -165,3 +183,10 @@ def test_load_balancer_service_needs_a_cloud() -> None:
         lambda p: p["spec"].update(type="LoadBalancer"),
     )
     assert findings(on_azure, CONTROLLERS) == []
+
+
+def test_a_patch_needs_the_crd_of_the_kind_it_patches() -> None:
+    assert (
+        crd_of("kubernetes:approuting.kubernetes.azure.com/v1alpha1:NginxIngressControllerPatch")
+        == "nginxingresscontrollers.approuting.kubernetes.azure.com"
+    )

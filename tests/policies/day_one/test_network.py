@@ -157,7 +157,7 @@ def test_operator_rule_on_the_pooler_is_unjustified() -> None:
         ),
     )
     found = messages(run(resources, NOTHING_ELSE))
-    assert len(found) == 1 and "kiva/kiva-pooler: rule ingress[1]" in found[0]
+    assert len(found) == 1 and "kiva/kiva-pooler: rule ingress[2]" in found[0]  # [1]: Prometheus (9127)
 
 
 @pytest.mark.parametrize(

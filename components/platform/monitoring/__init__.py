@@ -1,0 +1,1 @@
+"""Observability as code: the Prometheus stack, its scrape targets, dashboards and alerts."""

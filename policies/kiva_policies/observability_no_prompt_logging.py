@@ -1,0 +1,155 @@
+"""No prompt or completion text in any container log at the shipped log levels.
+
+Prompts are personal data of the highest sensitivity in public administration (they quote citizens'
+files). Container logs are kept by the cluster's log store and read by operators, so they must not hold
+them (GDPR Art. 5(1)(c) and 32; BSI OPS.1.1.5). What writes prompts to stdout, per pinned version:
+- vLLM v0.28.0: request logging (`--enable-log-requests`, a `BooleanOptionalAction` whose default is
+  off; `--disable-log-requests` is its deprecated inverse) prints each request's prompt and parameters;
+  `--enable-log-outputs` adds the generated text; `VLLM_DEBUG_LOG_API_SERVER_RESPONSE=true` logs every
+  response body; `VLLM_LOGGING_LEVEL=DEBUG` logs prompt inputs (vllm/engine/arg_utils.py,
+  vllm/entrypoints/openai/cli_args.py, vllm/envs.py). The last flag on the command line wins, and request
+  logging must be switched off explicitly (`--no-enable-log-requests`): a default is not evidence.
+- LiteLLM 1.90.6: logs request and response bodies at DEBUG; `LITELLM_LOG` unset means DEBUG
+  (litellm/_logging.py: `os.getenv("LITELLM_LOG", "DEBUG")`), as do `--debug`/`--detailed_debug`
+  (litellm/proxy/proxy_cli.py) and `litellm_settings.set_verbose: true`; `turn_off_message_logging: true`
+  keeps messages from every logging callback (litellm/litellm_core_utils/redact_messages.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from kiva_policies.base import (
+    BLINDED_SECRET,
+    CONFIG_MAP,
+    MANDATORY,
+    ContainerRef,
+    as_list,
+    containers,
+    display_name,
+    env_values,
+    pod_spec,
+    run_checks,
+)
+from kiva_policies.litellm import litellm_config
+
+#: vLLM flags → whether request logging is on after the flag.
+VLLM_REQUEST_LOG_FLAGS = {
+    "--enable-log-requests": True,
+    "--no-enable-log-requests": False,
+    "--disable-log-requests": False,
+    "--no-disable-log-requests": True,
+}
+VLLM_OUTPUT_LOG_FLAGS = {"--enable-log-outputs": True, "--no-enable-log-outputs": False}
+#: LiteLLM levels at which no request body is logged.
+LITELLM_QUIET_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
+LITELLM_DEBUG_FLAGS = ("--debug", "--detailed_debug")
+
+
+def last_state(command: list[str], flags: Mapping[str, bool]) -> bool | None:
+    """The switch's state after the command line (the last matching flag wins); None if none is given."""
+    state = None
+    for token in command:
+        if token in flags:
+            state = flags[token]
+    return state
+
+
+def _literal_env(container: Mapping[str, Any], name: str) -> str | None:
+    entry = env_values(container).get(name)
+    if entry is None:
+        return None
+    if "valueFrom" in entry:
+        return "valueFrom"
+    value = entry.get("value")
+    return "secret" if value == BLINDED_SECRET else str(value or "")
+
+
+def vllm_problems(container: Mapping[str, Any], command: list[str]) -> list[str]:
+    problems = []
+    requests = last_state(command, VLLM_REQUEST_LOG_FLAGS)
+    if requests is None:
+        problems.append("request logging is not switched off explicitly (add `--no-enable-log-requests`)")
+    elif requests:
+        problems.append("request logging is on (the last flag turns it on; use `--no-enable-log-requests`)")
+    if last_state(command, VLLM_OUTPUT_LOG_FLAGS):
+        problems.append("`--enable-log-outputs` logs the generated text")
+    level = _literal_env(container, "VLLM_LOGGING_LEVEL")
+    if level is not None and level.upper() not in LITELLM_QUIET_LEVELS:
+        problems.append(f"`VLLM_LOGGING_LEVEL` is '{level}' (use INFO or higher)")
+    response = _literal_env(container, "VLLM_DEBUG_LOG_API_SERVER_RESPONSE")
+    if response is not None and response.lower() != "false":
+        problems.append(f"`VLLM_DEBUG_LOG_API_SERVER_RESPONSE` is '{response}' (must be unset or false)")
+    return problems
+
+
+def litellm_problems(container: Mapping[str, Any], command: list[str]) -> list[str]:
+    problems = []
+    level = _literal_env(container, "LITELLM_LOG")
+    if level is None:
+        problems.append("`LITELLM_LOG` is not set, and LiteLLM's default is DEBUG (set `LITELLM_LOG=INFO`)")
+    elif level.upper() not in LITELLM_QUIET_LEVELS:
+        problems.append(f"`LITELLM_LOG` is '{level}' (use INFO or higher, as a literal value)")
+    flags = [flag for flag in LITELLM_DEBUG_FLAGS if flag in command]
+    if flags:
+        problems.append(f"{', '.join(f'`{f}`' for f in flags)} turn on debug logging of request bodies")
+    return problems
+
+
+def _check_container(ref: ContainerRef, workload: str, report: ReportViolation) -> None:
+    image = ref.image.lower()
+    command = [str(a) for a in (*as_list(ref.container.get("command")), *as_list(ref.container.get("args")))]
+    problems = []
+    if "vllm" in image:
+        problems += vllm_problems(ref.container, command)
+    if "litellm" in image:
+        problems += litellm_problems(ref.container, command)
+    if problems:
+        report(
+            f"Container '{ref.name}' ({ref.image}) of {workload} may log prompt text: "
+            + "; ".join(problems)
+            + ".",
+            None,
+        )
+
+
+def config_problems(document: Mapping[str, Any]) -> list[str]:
+    settings_ = document.get("litellm_settings") or {}
+    problems = []
+    # An explicit `false` is reported by kiva-retention-prompts-not-stored already; here: left unset.
+    if settings_.get("turn_off_message_logging") not in (True, False):
+        problems.append("`litellm_settings.turn_off_message_logging` must be `true`")
+    if settings_.get("set_verbose") is True:
+        problems.append("`litellm_settings.set_verbose: true` logs request bodies")
+    return problems
+
+
+def _check(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == CONFIG_MAP:
+        document = litellm_config(args.props)
+        if document is not None and (problems := config_problems(document)):
+            report(f"LiteLLM config '{args.name}': " + "; ".join(problems) + ".", None)
+        return
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    workload = display_name(args.props, args.name)
+    run_checks([partial(_check_container, ref, workload, report) for ref in containers(spec)])
+
+
+no_prompt_logging = ResourceValidationPolicy(
+    name="kiva-observability-no-prompt-logging",
+    description=(
+        "Model servers (vLLM) run with request and output logging off, explicitly, and no debug logging; the "
+        "gateway (LiteLLM) runs at INFO or higher, without debug flags, with message logging off: no prompt "
+        "text reaches a log."
+    ),
+    validate=_check,
+    enforcement_level=MANDATORY,
+)
+
+POLICIES = [no_prompt_logging]
