@@ -177,3 +177,6 @@ class CloudFoundation:
     """Resources the platform must wait for (e.g. GPU node pools, role assignments)."""
     outputs: dict[str, pulumi.Output] = field(default_factory=dict)
     """Stack outputs of the cloud layer (no secret in plain text)."""
+    gateway_master_key: pulumi.Output[str] | None = None
+    """The gateway's master key (a Pulumi secret) for calls to its management API from where `pulumi up`
+    runs (teams and keys as code); `None`: not available, so no team is reconciled."""

@@ -1,4 +1,5 @@
-"""Secrets the platform generates itself: the LiteLLM master and salt keys and the database password."""
+"""Secrets the platform generates itself: the LiteLLM master and salt keys, the database password and,
+where the gateway has a Redis, its password."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ class GeneratedSecrets(pulumi.ComponentResource):
 
     values: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, opts: pulumi.ResourceOptions | None = None, *, redis_password: bool = False
+    ) -> None:
         super().__init__("kiva:secrets:GeneratedSecrets", name, None, opts)
         child_opts = pulumi.ResourceOptions(parent=self)
         master = random.RandomPassword(f"{name}-master-key", length=48, special=False, opts=child_opts)
@@ -37,4 +40,9 @@ class GeneratedSecrets(pulumi.ComponentResource):
             SecretName.SALT_KEY: pulumi.Output.secret(salt.result),
             SecretName.DATABASE_PASSWORD: pulumi.Output.secret(database.result),
         }
+        if redis_password:
+            # Only where the stack runs Redis (`secrets_table.Need.GATEWAY_REDIS`); letters and digits, so
+            # that it needs no quoting in `requirepass` or in a redis:// URL.
+            redis = random.RandomPassword(f"{name}-redis-password", length=32, special=False, opts=child_opts)
+            self.values[SecretName.REDIS_PASSWORD] = pulumi.Output.secret(redis.result)
         self.register_outputs({})

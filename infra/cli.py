@@ -256,8 +256,33 @@ def policy_config_command(stack: str, project_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a reviewer-facing Markdown report (evidence for the security officer).",
 )
+@click.option(
+    "--exceptions",
+    "exceptions_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Reviewed exceptions (default: policies/exceptions/<stack of the URNs>.yaml when present).",
+)
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the findings as SARIF 2.1.0 (GitHub/GitLab code scanning).",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the verdict, findings and exceptions as JSON.",
+)
 @_no_traceback
-def check(preview_file: Path, policy_config: Path | None, report_file: Path | None) -> None:
+def check(
+    preview_file: Path,
+    policy_config: Path | None,
+    report_file: Path | None,
+    exceptions_file: Path | None = None,
+    sarif_file: Path | None = None,
+    json_file: Path | None = None,
+) -> None:
     """Run the policy pack over PREVIEW_FILE (`pulumi preview --json` output or `kiva plan --json`)."""
     from infra.offline.preview_file import PreviewFileError, load_preview, planned_resources, stack_of
 
@@ -273,6 +298,8 @@ def check(preview_file: Path, policy_config: Path | None, report_file: Path | No
         report_file,
         header=f"Check of {preview_file}: {len(resources)} resources",
         report_sections=_cost_section(digest, stack_of(digest)) if report_file else (),
+        exceptions_file=exceptions_file,
+        outputs=_MachineOutputs(sarif_file, json_file, _stack_file(Path("."), stack_of(digest))),
     )
 
 
@@ -348,6 +375,49 @@ def twin(
     sys.exit(EXIT_OK if verdict.ok else EXIT_VIOLATIONS)
 
 
+class _MachineOutputs:
+    """Where `kiva check` writes SARIF and JSON, and the stack file SARIF results point at (if any)."""
+
+    def __init__(self, sarif: Path | None, json_file: Path | None, stack_file: str | None) -> None:
+        self.sarif, self.json, self.stack_file = sarif, json_file, stack_file
+
+    def write(self, report: Any) -> None:
+        from kiva_policies.pack import POLICIES
+        from kiva_policies.sarif import to_json, to_sarif
+
+        if self.sarif:
+            descriptions = {p.name: p.description or "" for p in POLICIES}
+            document = to_sarif(report, descriptions, self.stack_file)
+            self.sarif.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            click.echo(f"Wrote SARIF to {self.sarif}")
+        if self.json:
+            self.json.write_text(json.dumps(to_json(report), indent=2) + "\n", encoding="utf-8")
+            click.echo(f"Wrote JSON to {self.json}")
+
+
+def _stack_file(project_dir: Path, stack: str | None) -> str | None:
+    """`Pulumi.<stack>.yaml` when it exists in `project_dir` (the physical location of SARIF results)."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    return path.as_posix() if stack and path.is_file() else None
+
+
+def _exceptions(stack: str | None, explicit: Path | None) -> Any:
+    """The exceptions in force (`--exceptions`, else `policies/exceptions/<stack>.yaml`), or `None`."""
+    from datetime import date
+
+    from kiva_policies.exceptions import ExceptionsFileError, load_exceptions
+    from kiva_policies.pack import POLICIES
+    from kiva_policies.runner import exceptions_path
+
+    path = exceptions_path(stack, explicit)
+    if path is None:
+        return None
+    try:
+        return load_exceptions(path, date.today(), {p.name for p in POLICIES})
+    except ExceptionsFileError as error:
+        raise Failure(f"exceptions: {error}") from None
+
+
 def _check_and_exit(
     resources: list[Any],
     stack: str | None,
@@ -358,8 +428,10 @@ def _check_and_exit(
     environment: str | None = None,
     footer: list[str] | tuple[str, ...] = (),
     report_sections: list[tuple[str, list[str]]] | tuple[()] = (),
+    exceptions_file: Path | None = None,
+    outputs: _MachineOutputs | None = None,
 ) -> None:
-    from kiva_policies.runner import choose_policy_config, run_pack
+    from kiva_policies.runner import apply_exceptions, choose_policy_config, run_pack
 
     from infra.offline.display import component_tree, policy_lines
 
@@ -369,8 +441,11 @@ def _check_and_exit(
         raise Failure(f"policy config: {error}") from None
     from kiva_policies.day_one import summary as day_one_summary
 
+    exceptions = _exceptions(stack, exceptions_file)
     report = run_pack(resources, choice.config)
     report.config_source = choice.describe()
+    if exceptions is not None:
+        apply_exceptions(report, exceptions)
     click.echo(header)
     for line in component_tree(resources):
         click.echo(line)
@@ -387,6 +462,8 @@ def _check_and_exit(
 
         write_report(report, resources, report_file, sections=report_sections)
         click.echo(f"Wrote report to {report_file}")
+    if outputs is not None:
+        outputs.write(report)
     sys.exit(EXIT_VIOLATIONS if report.mandatory_violations else EXIT_OK)
 
 

@@ -69,3 +69,8 @@ NODE_EXPORTER_TAG = "v1.12.1"  # prometheus-node-exporter chart 4.56.1 appVersio
 WEBHOOK_CERTGEN_TAG = (
     "1.8.7"  # ghcr.io/jkroepke/kube-webhook-certgen, the operator webhook's certificate Jobs
 )
+
+#: Valkey (BSD-3-Clause, the Linux Foundation's fork of Redis 7.2.4) for the gateway's shared state: Redis
+#: itself is RSALv2/SSPLv1 (AGPLv3 from 8.0) since 7.4. 8.1.11 per valkey.io/download/releases/v8-1-11.
+VALKEY_VERSION = "8.1.11"
+VALKEY_IMAGE = f"valkey/valkey:{VALKEY_VERSION}-alpine"

@@ -211,6 +211,8 @@ def test_gateway_passes_each_kind_its_litellm_params():
         "api_key": "os.environ/PROVIDER_AZ_API_KEY",
         "api_base": "https://kiva-eu.openai.azure.com",
         "api_version": "2024-10-21",
+        # Issue 14: LiteLLM prices an Azure deployment by its base model (components/platform/gateway_config.py).
+        "base_model": "openai/gpt-4o",
     }
     assert params["gemini"] == {
         "model": "vertex_ai/gemini-2.5-pro",

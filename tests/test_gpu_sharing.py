@@ -146,7 +146,12 @@ def test_a_shared_dev_pool_plans_the_plugin_config_the_node_label_and_one_slice_
         if r.inputs["agentPoolName"] == "t4"
     ]
     assert pool["nodeLabels"]["nvidia.com/device-plugin.config"] == "kiva-t4"
-    servers = [r for r in plan.resources if r.type == "kubernetes:apps/v1:StatefulSet"]
+    servers = [
+        r
+        for r in plan.resources
+        if r.type == "kubernetes:apps/v1:StatefulSet"
+        and r.inputs["metadata"]["name"].startswith("kiva-model-")
+    ]
     gpus = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]["template"]["spec"]["containers"][0]["resources"][
             "limits"

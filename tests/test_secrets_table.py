@@ -17,6 +17,7 @@ from infra.settings.secrets_table import (
     DATABASE_SECRET,
     GATEWAY_SECRET,
     HUGGING_FACE_SECRET,
+    REDIS_SECRET,
     TABLE,
     SecretKey,
     Source,
@@ -99,7 +100,12 @@ def test_the_store_holds_a_set_hugging_face_token_even_without_gated_models():
 def test_backup_credentials_are_stored_only_where_backups_go_to_s3():
     """On Azure backups authenticate by workload identity: set S3 keys are allowed but not stored."""
     settings = settings_with("dev", {"huggingFaceToken", *BACKUP_KEYS})
-    assert {row.name for row in stored_secrets(settings)} == {*GENERATED, "huggingface-token"}
+    # dev's gateway scales to 2 replicas, so it has Redis and its generated password (local has neither).
+    assert {row.name for row in stored_secrets(settings)} == {
+        *GENERATED,
+        "redis-password",
+        "huggingface-token",
+    }
 
 
 def test_the_provider_row_is_expanded_once_per_provider():
@@ -121,12 +127,19 @@ def test_secret_keys_keep_their_order():
     settings = settings_with("prod", {"azureOpenaiApiKey", "huggingFaceToken"})
     no_backup_secret = SimpleNamespace(backup=SimpleNamespace(credentials=None))
     specs = required_secrets(settings, no_backup_secret)  # type: ignore[arg-type]
-    assert [spec.name for spec in specs] == [DATABASE_SECRET, GATEWAY_SECRET, HUGGING_FACE_SECRET]
+    assert [spec.name for spec in specs] == [
+        DATABASE_SECRET,
+        GATEWAY_SECRET,
+        HUGGING_FACE_SECRET,
+        REDIS_SECRET,
+    ]
+    # The Redis password (a newer row) comes after every older key.
     assert list(specs[1].keys.items()) == [
         ("LITELLM_MASTER_KEY", "litellm-master-key"),
         ("LITELLM_SALT_KEY", "litellm-salt-key"),
         ("password", "database-password"),
         ("PROVIDER_AZURE_OPENAI_EU_API_KEY", "provider-azure-openai-eu-api-key"),
+        ("REDIS_PASSWORD", "redis-password"),
     ]
 
 

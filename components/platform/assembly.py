@@ -34,13 +34,17 @@ from components.platform.namespaces import NamespacesArgs
 from components.platform.network_policies import NetworkPoliciesArgs
 from components.platform.operators import OperatorsArgs
 from components.platform.platform import PlatformArgs
+from components.platform.redis import RedisArgs, gateway_redis_env
 from components.platform.secrets import SecretsArgs, SecretSpec, provider_env
+from components.platform.teams import KeySpec, TeamsArgs, TeamSpec
 from infra.settings import StackSettings
 from infra.settings.monitoring import DEFAULT_MONITORING_NAMESPACE
+from infra.settings.redis import redis_enabled
 from infra.settings.secrets_table import (
     DATABASE_SECRET,
     GATEWAY_SECRET,
     HUGGING_FACE_SECRET,
+    REDIS_SECRET,
     secrets_of,
     stored_secrets,
 )
@@ -178,6 +182,7 @@ def required_secrets(settings: StackSettings, foundation: CloudFoundation) -> li
         ),
         SecretSpec(GATEWAY_SECRET, keys=keys[GATEWAY_SECRET], urls={"DATABASE_URL": database_url}),
         SecretSpec(HUGGING_FACE_SECRET, keys=keys[HUGGING_FACE_SECRET]),
+        SecretSpec(REDIS_SECRET, keys=keys[REDIS_SECRET]),
     ]
     specs = [spec for spec in specs if spec.keys]
     # The backup store's Secret is the backup target's: the cloud layer names its keys (from the table).
@@ -232,7 +237,15 @@ def model_server_args(settings: StackSettings, foundation: CloudFoundation, mode
     )
 
 
-def gateway_args(settings: StackSettings) -> GatewayArgs:
+def redis_args(settings: StackSettings, foundation: CloudFoundation) -> RedisArgs | None:
+    """The gateway's Redis where it is on (`kiva:gateway.redis`, by default above one gateway replica)."""
+    gateway = settings.gateway
+    if not redis_enabled(gateway.redis, gateway.max_replicas):
+        return None
+    return RedisArgs(replicas=gateway.redis.replicas, scheduling=foundation.scheduling)
+
+
+def gateway_args(settings: StackSettings, redis: RedisArgs | None = None) -> GatewayArgs:
     gateway = settings.gateway
     return GatewayArgs(
         config_yaml=gateway_config.render(settings),
@@ -243,6 +256,7 @@ def gateway_args(settings: StackSettings) -> GatewayArgs:
         min_replicas=gateway.min_replicas,
         max_replicas=gateway.max_replicas,
         ingress=gateway.ingress,
+        redis_env=tuple(gateway_redis_env(redis).items()) if redis is not None else (),
     )
 
 
@@ -262,6 +276,8 @@ def network_policies_args(settings: StackSettings, foundation: CloudFoundation) 
         model_download=any(not model.offline for model in settings.models),
         operator_namespace=settings.operators.cloudnative_pg.operator_namespace,
         model_servers=bool(settings.models),
+        redis=redis_enabled(gateway.redis, gateway.max_replicas),
+        redis_sentinel=redis_enabled(gateway.redis, gateway.max_replicas) and gateway.redis.replicas > 1,
     )
 
 
@@ -310,8 +326,42 @@ def logs_args(settings: StackSettings) -> LogsArgs | None:
     return LogsArgs(logs, DEFAULT_MONITORING_NAMESPACE, settings.gateway.ingress)
 
 
+def teams_args(settings: StackSettings, foundation: CloudFoundation) -> TeamsArgs | None:
+    """The teams and service keys to reconcile through the gateway's management API; `None` without teams."""
+    url = settings.gateway_admin_endpoint
+    if not settings.teams or url is None or foundation.gateway_master_key is None:
+        return None
+    return TeamsArgs(
+        admin_url=url,
+        master_key=foundation.gateway_master_key,
+        teams=tuple(
+            TeamSpec(
+                alias=team.alias,
+                models=tuple(team.models),
+                max_budget=team.max_budget,
+                budget_duration=team.budget_duration,
+                rpm_limit=team.rpm_limit,
+                tpm_limit=team.tpm_limit,
+                keys=tuple(
+                    KeySpec(
+                        name=key.name,
+                        models=tuple(key.models),
+                        max_budget=key.max_budget,
+                        budget_duration=key.budget_duration,
+                        rpm_limit=key.rpm_limit,
+                        tpm_limit=key.tpm_limit,
+                    )
+                    for key in team.keys
+                ),
+            )
+            for team in settings.teams
+        ),
+    )
+
+
 def platform_args(settings: StackSettings, foundation: CloudFoundation) -> PlatformArgs:
     """Every platform component's Args, from the stack's settings and the cloud layer's contract."""
+    redis = redis_args(settings, foundation)
     return PlatformArgs(
         namespaces=namespaces_args(settings, foundation),
         operators=operators_args(settings, foundation),
@@ -319,10 +369,12 @@ def platform_args(settings: StackSettings, foundation: CloudFoundation) -> Platf
         secrets=secrets_args(settings, foundation),
         database=database_args(settings, foundation),
         model_servers=tuple(model_server_args(settings, foundation, model) for model in settings.models),
-        gateway=gateway_args(settings),
+        gateway=gateway_args(settings, redis),
+        redis=redis,
         network_policies=network_policies_args(settings, foundation),
         monitoring=monitoring_args(settings),
         logs=logs_args(settings),
+        teams=teams_args(settings, foundation),
         served_models=(
             *(model.served_name for model in settings.models),
             *(entry.name for provider in settings.providers for entry in provider.models),

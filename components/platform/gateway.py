@@ -43,7 +43,8 @@ NAME = "litellm"
 COMPONENT = "gateway"
 RESOURCE_NAME = "kiva-gateway"
 PORT = 4000
-UID = 1000
+#: ≥ 10000 (kiva-hardening-container-uid-high); the image runs under any uid (see infra/versions.py).
+UID = 10001
 CONFIG_DIR = "/etc/litellm"
 MIGRATION_DIR = "/var/lib/litellm/migrations"
 #: Names the ingress controller's namespace on the Ingress, for the day-one network check.
@@ -77,6 +78,8 @@ class GatewayArgs:
     max_replicas: int
     ingress: Ingress | None = None
     """Publishes the gateway through an ingress controller with TLS; `None`: in-cluster only."""
+    redis_env: tuple[tuple[str, str], ...] = ()
+    """Where the gateway's Redis is (`redis.gateway_redis_env`); empty: no Redis."""
 
 
 def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
@@ -86,6 +89,7 @@ def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
         env_from_secret("LITELLM_SALT_KEY", GATEWAY_SECRET, "LITELLM_SALT_KEY"),
         env_from_secret("DATABASE_URL", GATEWAY_SECRET, "DATABASE_URL"),
         *(env_from_secret(name, GATEWAY_SECRET, name) for name in args.provider_envs),
+        *_redis_env(args),
         env("LITELLM_MODE", "PRODUCTION"),
         env("LITELLM_LOG", "INFO"),
         env("JSON_LOGS", "True"),
@@ -96,6 +100,17 @@ def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
     if not args.telemetry:
         variables += [env(key, value) for key, value in TELEMETRY_SWITCHES.items()]
     return variables
+
+
+def _redis_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    """The Redis password by reference (also for the Sentinels, which share it), then where Redis is."""
+    if not args.redis_env:
+        return []
+    names = dict(args.redis_env)
+    variables = [env_from_secret("REDIS_PASSWORD", GATEWAY_SECRET, "REDIS_PASSWORD")]
+    if "REDIS_SENTINEL_NODES" in names:
+        variables.append(env_from_secret("REDIS_SENTINEL_PASSWORD", GATEWAY_SECRET, "REDIS_PASSWORD"))
+    return variables + [env(key, value) for key, value in args.redis_env]
 
 
 def _resources(resources: Resources) -> k8s.core.v1.ResourceRequirementsArgs:

@@ -14,8 +14,10 @@ from typing import Any
 import yaml
 
 from components.contracts import PLATFORM_NAMESPACE
+from components.platform.model_costs import cost_model_info
 from components.platform.secrets import provider_env
 from infra.settings import StackSettings
+from infra.settings.redis import redis_enabled
 from infra.settings.workloads import ExternalProvider
 
 MODEL_PORT = 8000
@@ -60,12 +62,18 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
                 "model": f"hosted_vllm/{model.served_name}",
                 "api_base": model_api_base(model.name),
             },
+            # Prices per token, so that budgets count local models too (components/platform/model_costs.py).
+            "model_info": cost_model_info(model),
         }
         for model in settings.models
     ]
     for provider in settings.providers:
         for entry in provider.models:
-            params: dict[str, Any] = {"model": entry.model, **_provider_params(provider)}
+            params: dict[str, Any] = {
+                "model": entry.model,
+                **_provider_params(provider),
+                **provider.model_params(entry.model),
+            }
             # Read by the policy pack's residency check (policies/README.md); LiteLLM ignores unknown keys.
             info = {
                 "kiva_provider": provider.name,
@@ -82,7 +90,9 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "failure_callback": [],
             "callbacks": metrics_callbacks(settings),
             "json_logs": True,
+            **redis_cache_settings(settings),
         },
+        "router_settings": router_settings(settings),
         "general_settings": {
             "master_key": "os.environ/LITELLM_MASTER_KEY",
             "database_url": "os.environ/DATABASE_URL",
@@ -97,6 +107,52 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "background_health_checks": False,
         },
     }
+
+
+#: The proxy's own Redis environment: `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD` (and the Sentinel
+#: variables, which litellm/_redis.py reads from the environment itself), set on the gateway pods.
+_REDIS_CONNECTION = {
+    "host": "os.environ/REDIS_HOST",
+    "port": "os.environ/REDIS_PORT",
+    "password": "os.environ/REDIS_PASSWORD",
+}
+
+
+def redis_cache_settings(settings: StackSettings) -> dict[str, Any]:
+    """`cache`/`cache_params` where the gateway has Redis.
+
+    In LiteLLM 1.90.6 the proxy shares its usage counters (rate limits, parallel requests, spend) across
+    replicas only through the Redis of `litellm_settings.cache` (`ProxyConfig._init_cache` sets
+    `redis_usage_cache`, litellm/proxy/proxy_server.py); `router_settings` alone gives the router Redis.
+    With the response cache off, `supported_call_types: []` keeps every response out of it
+    (`_is_call_type_supported_by_cache`, litellm/caching/caching_handler.py): Redis holds counters only.
+    """
+    gateway = settings.gateway
+    if not redis_enabled(gateway.redis, gateway.max_replicas):
+        return {}
+    params: dict[str, Any] = {"type": "redis", **_REDIS_CONNECTION}
+    if gateway.redis.cache.enabled:
+        params["ttl"] = gateway.redis.cache.ttl_seconds
+    else:
+        params["supported_call_types"] = []
+    return {"cache": True, "cache_params": params}
+
+
+def router_settings(settings: StackSettings) -> dict[str, Any]:
+    """LiteLLM's `router_settings` (keys of `Router.__init__`, litellm/router.py 1.90.6): routing, retries,
+    timeout, fallbacks as `[{model: [fallbacks]}]`, and the router's Redis where there is one."""
+    router = settings.gateway.router
+    values: dict[str, Any] = {
+        "routing_strategy": router.routing_strategy,
+        "num_retries": router.num_retries,
+        "timeout": router.timeout_seconds,
+    }
+    if router.fallbacks:
+        values["fallbacks"] = [{entry.model: list(entry.to)} for entry in router.fallbacks]
+    gateway = settings.gateway
+    if redis_enabled(gateway.redis, gateway.max_replicas):
+        values |= {f"redis_{key}": value for key, value in _REDIS_CONNECTION.items()}
+    return values
 
 
 def render(settings: StackSettings) -> str:

@@ -32,7 +32,6 @@ from components.platform.common import (
     container_security,
     empty_dir,
     env,
-    env_from_secret,
     gpu_tolerations,
     http_probe,
     labels,
@@ -46,11 +45,17 @@ from infra.settings.gpu_catalogue import BFLOAT16_MIN_CAPABILITY
 from infra.settings.workloads import Model, ResourceAmounts, Resources
 
 NAME = "vllm"
-UID = 1000
+#: ≥ 10000 (kiva-hardening-container-uid-high): no user ID shared with the node. The image runs as root
+#: by default and needs no user of its own: HOME and the caches are volumes owned via `fsGroup`.
+UID = 10001
 CACHE_DIR = "/models"
 #: Name of the cache volume, and of the StatefulSet's claim template (claims: `cache-<pod name>`).
 CACHE_VOLUME = "cache"
 HOME_DIR = "/home/vllm"
+#: The Hugging Face token, mounted from its Secret as a file: huggingface_hub reads the file that
+#: `HF_TOKEN_PATH` names when `HF_TOKEN` is unset (`constants.HF_TOKEN_PATH`, `utils/_auth.py`).
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+HF_TOKEN_VOLUME = "hf-token"
 #: Pods with this label may reach the Hugging Face Hub (network_policies.py).
 DOWNLOAD_LABEL = "kiva.platform/model-download"
 #: Startup probe budget: period x failures = 30 minutes for a cold download and load (≥ 15 minutes).
@@ -144,12 +149,31 @@ def vllm_args(server: ModelServerArgs) -> list[str]:
     return [*args, *model.extra_args]
 
 
+def hf_token_mounts(model: Model) -> list[k8s.core.v1.VolumeMountArgs]:
+    """A gated model's token as a read-only file (not an env var: checkov CKV_K8S_35)."""
+    if not model.gated:
+        return []
+    return [k8s.core.v1.VolumeMountArgs(name=HF_TOKEN_VOLUME, mount_path=HF_TOKEN_DIR, read_only=True)]
+
+
+def hf_token_volumes(model: Model) -> list[k8s.core.v1.VolumeArgs]:
+    """The Secret's `HF_TOKEN` key as the file `token`, readable by the pod's group only."""
+    if not model.gated:
+        return []
+    source = k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=HUGGING_FACE_SECRET,
+        items=[k8s.core.v1.KeyToPathArgs(key="HF_TOKEN", path="token")],
+        default_mode=0o440,
+    )
+    return [k8s.core.v1.VolumeArgs(name=HF_TOKEN_VOLUME, secret=source)]
+
+
 def model_env(server: ModelServerArgs, resources: Resources) -> list[k8s.core.v1.EnvVarArgs]:
     """The server's environment; `server.gpu_nodes` is the model's GPU pool as the cloud layer describes it."""
     model, nodes = server.model, server.gpu_nodes
     variables = [env("HF_HOME", f"{CACHE_DIR}/huggingface"), env("HOME", HOME_DIR)]
     if model.gated:
-        variables.append(env_from_secret("HF_TOKEN", HUGGING_FACE_SECRET, "HF_TOKEN"))
+        variables.append(env("HF_TOKEN_PATH", f"{HF_TOKEN_DIR}/token"))
     if model.offline:
         variables += [env("HF_HUB_OFFLINE", "1"), env("TRANSFORMERS_OFFLINE", "1")]
     if not server.telemetry:
@@ -241,12 +265,14 @@ class ModelServer(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="shm", mount_path="/dev/shm"),
                 k8s.core.v1.VolumeMountArgs(name="home", mount_path=HOME_DIR),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                *hf_token_mounts(model),
             ],
         )
         scratch = [
             empty_dir("shm", shm_size(model), medium="Memory"),
             empty_dir("home", "10Gi"),
             empty_dir("tmp", "2Gi"),
+            *hf_token_volumes(model),
         ]
         pod = k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,

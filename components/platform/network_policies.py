@@ -3,7 +3,8 @@
 Allowed: DNS; clients -> gateway (ingress controller and configured namespaces only); gateway -> model
 servers (where any runs); gateway -> database (or pooler); pooler -> database; operator -> database; database instances
 among themselves; database -> Kubernetes API and the backup store; CloudNativePG's Jobs (initdb, join)
--> Kubernetes API and the instances; gateway -> external providers only when any is configured; model
+-> Kubernetes API and the instances; gateway -> external providers only when any is configured; gateway -> its Redis (and Redis pods among
+themselves under Sentinel); model
 servers -> HTTPS for the Hugging Face download (unless `offline`); with monitoring, Prometheus -> the model
 servers (8000), the gateway (4000), the database instances (9187) and the pooler (9127), from Prometheus's
 pods in its namespace only.
@@ -27,6 +28,10 @@ from components.platform.gateway_config import MODEL_PORT
 from components.platform.model_server import DOWNLOAD_LABEL
 from components.platform.monitoring.values import PROMETHEUS_POD_LABELS
 from components.platform.namespaces import CNPG_NAMESPACE
+from components.platform.redis import COMPONENT as REDIS_COMPONENT
+from components.platform.redis import NAME as REDIS_NAME
+from components.platform.redis import PORT as REDIS_PORT
+from components.platform.redis import SENTINEL_PORT
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 DATABASE_PODS = {"cnpg.io/cluster": DATABASE_CLUSTER_NAME, "cnpg.io/podRole": "instance"}
@@ -38,6 +43,7 @@ DATABASE_JOB_ROLE = "cnpg.io/jobRole"
 POOLER_PODS = {"cnpg.io/poolerName": POOLER_NAME}
 MODEL_PODS = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "kiva"}
 GATEWAY_PODS = selector(GATEWAY_NAME, GATEWAY_COMPONENT)
+REDIS_PODS = selector(REDIS_NAME, REDIS_COMPONENT)
 #: CloudNativePG's instance manager serves status on 8000, PostgreSQL on 5432, metrics on 9187.
 POSTGRES, INSTANCE_STATUS, METRICS = 5432, 8000, 9187
 #: PgBouncer's metrics port in CloudNativePG's pooler pods (`metrics`, 9127), which the database's
@@ -129,6 +135,10 @@ class NetworkPoliciesArgs:
     cluster's own (`operators.cloudnativePg.namespace`)."""
     model_servers: bool = True
     """The stack runs model servers; without (a gateway-only stack) no rule opens a path to them."""
+    redis: bool = False
+    """The gateway has a Redis (`kiva:gateway.redis`): only the gateway reaches it."""
+    redis_sentinel: bool = False
+    """That Redis replicates under Sentinel: its pods reach each other on 6379 and 26379."""
 
 
 def backup_port(egress: BackupEgress) -> int:
@@ -159,6 +169,9 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
     gateway_egress.append(_out([_pods(POOLER_PODS if pooled else DATABASE_PODS)], _ports(POSTGRES)))
     if args.external_providers:
         gateway_egress.append(_out([_internet()], _ports(443)))
+    redis_ports = _ports(REDIS_PORT, SENTINEL_PORT) if args.redis_sentinel else _ports(REDIS_PORT)
+    if args.redis:
+        gateway_egress.append(_out([_pods(REDIS_PODS)], redis_ports))
     database_ingress = [
         _in(database_clients, _ports(POSTGRES)),
         _in([_pods(DATABASE_PODS)], _ports(POSTGRES, INSTANCE_STATUS)),
@@ -219,6 +232,14 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
         # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
         specs["model-download"] = _spec(
             MODEL_PODS | {DOWNLOAD_LABEL: "huggingface"}, egress=[_out([_internet()], _ports(443))]
+        )
+    if args.redis:
+        # Only the gateway, and with Sentinel the Redis pods among themselves (replication, Sentinel).
+        peers = [_in([_pods(REDIS_PODS)], redis_ports)] if args.redis_sentinel else []
+        specs["redis"] = _spec(
+            REDIS_PODS,
+            ingress=[_in([_pods(GATEWAY_PODS)], redis_ports), *peers],
+            egress=[_out([_pods(REDIS_PODS)], redis_ports)] if args.redis_sentinel else [],
         )
     if pooled:
         specs["pooler"] = _spec(

@@ -26,7 +26,9 @@ from components.platform.monitoring.stack import Monitoring, MonitoringStackArgs
 from components.platform.namespaces import NamespacesArgs, PlatformNamespaces
 from components.platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.platform.operators import Operators, OperatorsArgs
+from components.platform.redis import Redis, RedisArgs
 from components.platform.secrets import PlatformSecrets, SecretsArgs
+from components.platform.teams import GatewayTeams, TeamsArgs
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class PlatformArgs:
     database: DatabaseArgs
     model_servers: tuple[ModelServerArgs, ...]
     gateway: GatewayArgs
+    redis: RedisArgs | None
+    """`None`: no Redis (one gateway replica, or `kiva:gateway.redis.enabled: false`)."""
     network_policies: NetworkPoliciesArgs
     monitoring: MonitoringStackArgs | None
     """`None`: no monitoring (`kiva:monitoring.enabled: false`)."""
@@ -48,6 +52,8 @@ class PlatformArgs:
     """`None`: no log backend and no anonymised ingress log format (`kiva:monitoring.logs`)."""
     served_models: tuple[str, ...]
     """Model names clients can ask the gateway for (stack output)."""
+    teams: TeamsArgs | None = None
+    """`None`: no `kiva:teams`, so nothing calls the gateway's management API."""
 
 
 class Platform(pulumi.ComponentResource):
@@ -126,6 +132,13 @@ class Platform(pulumi.ComponentResource):
             )
             for server in args.model_servers
         ]
+        self.redis = (
+            Redis(
+                f"{name}-redis", args.redis, [platform_namespace, *self.secrets.ready], opts=child_opts(self)
+            )
+            if args.redis is not None
+            else None
+        )
         self.gateway = Gateway(
             f"{name}-gateway",
             args.gateway,
@@ -133,10 +146,17 @@ class Platform(pulumi.ComponentResource):
                 platform_namespace,
                 *self.secrets.ready,
                 self.database.cluster,
+                *([self.redis.statefulset] if self.redis is not None else []),
                 # The Ingress names this issuer; cert-manager issues its certificate once it exists.
                 *([self.certificate_issuer.issuer_resource] if self.certificate_issuer else []),
             ],
             opts=child_opts(self),
+        )
+        # Teams and keys go through the running gateway: after it and the Ingress that publishes it.
+        self.teams = (
+            GatewayTeams(f"{name}-teams", args.teams, depends_on=[self.gateway], opts=child_opts(self))
+            if args.teams is not None
+            else None
         )
         self.network_policies = NetworkPolicies(
             f"{name}-network-policies",

@@ -91,6 +91,8 @@ class KivaMocks(pulumi.runtime.Mocks):
             "random:index/randomPassword:RandomPassword": self._random,
             "random:index/randomString:RandomString": self._random,
             "random:index/randomId:RandomId": self._random_id,
+            # Dynamic resources (components/platform/teams.py) are registered, never executed, offline.
+            "pulumi-python:dynamic/kiva:GatewayKey": self._gateway_key,
         }
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -212,6 +214,11 @@ class KivaMocks(pulumi.runtime.Mocks):
         length = int(args.inputs.get("length", 32))
         seed = stable_uuid("random", args.name).replace("-", "")
         return {"result": (seed * (length // len(seed) + 1))[:length]}
+
+    @staticmethod
+    def _gateway_key(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:
+        """A placeholder for the key `/key/generate` would return (the resource marks it secret)."""
+        return {"key": f"sk-offline-placeholder-{stable_uuid('gateway-key', args.name)[:8]}"}
 
     @staticmethod
     def _random_id(args: MockResourceArgs, state: dict[str, Any]) -> dict[str, Any]:

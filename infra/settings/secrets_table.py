@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from infra.settings.cluster import ExistingCluster
+from infra.settings.redis import redis_enabled
 
 if TYPE_CHECKING:
     from infra.settings.stack import StackSettings
@@ -22,6 +23,7 @@ DATABASE_SECRET = "kiva-db-app"
 GATEWAY_SECRET = "kiva-gateway"
 HUGGING_FACE_SECRET = "kiva-huggingface"
 BACKUP_SECRET = "kiva-db-backup"
+REDIS_SECRET = "kiva-redis"
 
 
 def provider_env(provider: str) -> str:
@@ -50,6 +52,7 @@ class Need(enum.Enum):
     GATED_MODELS = "a model is `gated`"
     S3_BACKUPS = "`provider: existing` (S3 credentials of `backups.objectStore`)"
     OPTIONAL = "`provider: existing`, optional"
+    GATEWAY_REDIS = "`gateway.redis` is on (by default when `gateway.maxReplicas` > 1)"
 
     def required(self, settings: StackSettings) -> bool:
         """Whether `settings` cannot do without the value."""
@@ -57,6 +60,8 @@ class Need(enum.Enum):
             return any(model.gated for model in settings.models)
         if self is Need.S3_BACKUPS:
             return self.usable(settings)
+        if self is Need.GATEWAY_REDIS:
+            return redis_enabled(settings.gateway.redis, settings.gateway.max_replicas)
         return self is not Need.OPTIONAL
 
     def usable(self, settings: StackSettings) -> bool:
@@ -162,6 +167,14 @@ PROVIDER_API_KEY = PlatformSecret(
     lands_in=(SecretKey(GATEWAY_SECRET, provider_env("<name>")),),
     readers="the gateway (LiteLLM `os.environ/…`)",
 )
+REDIS_PASSWORD = PlatformSecret(
+    name="redis-password",
+    meaning="Password of the gateway's Redis (`requirepass`, and Sentinel's); Redis admits no client without it.",
+    source=Source.GENERATED,
+    needed=Need.GATEWAY_REDIS,
+    lands_in=(SecretKey(REDIS_SECRET, "REDIS_PASSWORD"), SecretKey(GATEWAY_SECRET, "REDIS_PASSWORD")),
+    readers="Redis and its Sentinels, and the gateway (LiteLLM `os.environ/REDIS_PASSWORD`)",
+)
 BACKUP_ACCESS_KEY_ID = PlatformSecret(
     name="backup-access-key-id",
     meaning="Access key id of the S3-compatible backup store (`existing` clusters).",
@@ -191,6 +204,7 @@ TABLE: tuple[PlatformSecret, ...] = (
     DATABASE_PASSWORD,
     HUGGING_FACE_TOKEN,
     PROVIDER_API_KEY,
+    REDIS_PASSWORD,
     BACKUP_ACCESS_KEY_ID,
     BACKUP_SECRET_ACCESS_KEY,
 )
@@ -206,6 +220,7 @@ class SecretName:
     SALT_KEY = SALT_KEY.name
     DATABASE_PASSWORD = DATABASE_PASSWORD.name
     HUGGING_FACE_TOKEN = HUGGING_FACE_TOKEN.name
+    REDIS_PASSWORD = REDIS_PASSWORD.name
     BACKUP_ACCESS_KEY_ID = BACKUP_ACCESS_KEY_ID.name
     BACKUP_SECRET_ACCESS_KEY = BACKUP_SECRET_ACCESS_KEY.name
     provider_api_key = staticmethod(provider_secret_name)
@@ -247,13 +262,14 @@ def missing_secret_keys(settings: StackSettings) -> list[tuple[str, str]]:
 
 
 def stored_secrets(settings: StackSettings) -> list[PlatformSecret]:
-    """The rows whose values the secret store holds: generated ones, and set secure values it can use."""
+    """The rows whose values the secret store holds: generated ones the stack needs, and set secure values
+    it can use."""
     return [
         row
         for row in secrets_of(settings)
         if row.stored
         and (
-            row.source is Source.GENERATED
+            (row.source is Source.GENERATED and row.needed.required(settings))
             or (row.config_key in settings.secret_keys and row.needed.usable(settings))
         )
     ]

@@ -6,7 +6,7 @@ import math
 from typing import Literal
 
 from kiva_policies.regions import AZURE_REGIONS, eu_s3_regions, is_eu, s3_location
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import Field, HttpUrl, PrivateAttr, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.settings.base import KivaModel
@@ -27,8 +27,10 @@ from infra.settings.monitoring import (
     duration_days,
 )
 from infra.settings.operators import Operators, Uses, check_operators, check_runtime_classes
+from infra.settings.redis import redis_rules
 from infra.settings.secrets_table import allowed_secret_keys, missing_secret_keys
 from infra.settings.sizing import describe, size_model
+from infra.settings.teams import Team, check_teams
 from infra.settings.workloads import (
     AKS_APP_ROUTING_CLASS,
     Backups,
@@ -89,6 +91,10 @@ class StackSettings(KivaModel):
     """Which operators the stack installs; `install: false` for those the cluster already runs."""
     tags: Tags
     """Ownership and classification tags on every cloud resource."""
+    teams: list[Team] = Field(default_factory=list)
+    """Gateway teams with budgets, rate limits and one key per service, reconciled through LiteLLM's management API at `pulumi up` (docs/teams.md)."""
+    gateway_admin_url: HttpUrl | None = None
+    """URL at which `pulumi up` reaches the gateway's management API for `teams`; default `https://<gateway.ingress.host>`."""
 
     _secret_keys: frozenset[str] = PrivateAttr(frozenset())
     """Secure config values present in the stack (names without `kiva:`); from the loader's context."""
@@ -119,10 +125,12 @@ class StackSettings(KivaModel):
             self._check_gpu_capacity,
             self._check_node_pools,
             self._check_production,
+            self._check_gateway_redis,
             self._check_backups,
             self._check_secrets,
             self._check_prerequisites,
             self._check_operators,
+            self._check_teams,
         ):
             check()
         return self
@@ -421,6 +429,17 @@ class StackSettings(KivaModel):
             if len(self.cluster.zones) < 2:
                 raise _rule("cluster.zones", "production spreads the system pool over at least 2 zones")
 
+    def _check_gateway_redis(self) -> None:
+        served = {m.served_name for m in self.models} | {m.name for p in self.providers for m in p.models}
+        for location, message in redis_rules(
+            self.gateway.redis,
+            self.gateway.router,
+            max_replicas=self.gateway.max_replicas,
+            production=self.production,
+            served=served,
+        ):
+            raise _rule(location, message)
+
     def _check_backups(self) -> None:
         store = self.backups.object_store
         if isinstance(self.cluster, ExistingCluster) and store is None:
@@ -510,6 +529,32 @@ class StackSettings(KivaModel):
         )
         if problem:
             raise _rule(*problem)
+
+    def _check_teams(self) -> None:
+        """Teams name models the stack serves (`infra.settings.teams`), and `pulumi up` can reach the
+        gateway's management API: through the Ingress or an explicit `gatewayAdminUrl`."""
+        if not self.teams:
+            return
+        served = {m.served_name for m in self.models} | {m.name for p in self.providers for m in p.models}
+        problem = check_teams(self.teams, served)
+        if problem:
+            raise _rule(*problem)
+        if self.gateway.ingress is None and self.gateway_admin_url is None:
+            raise _rule(
+                "teams",
+                "teams are created through the gateway's management API from where `pulumi up` runs, which "
+                "needs a URL outside the cluster; set gateway.ingress (e.g. host: llm.example.de) or "
+                "kiva:gatewayAdminUrl (e.g. https://llm.example.de, or http://127.0.0.1:4000 through "
+                "`kubectl port-forward`)",
+            )
+
+    @property
+    def gateway_admin_endpoint(self) -> str | None:
+        """Where the team reconciler calls the management API; `None` without teams' prerequisites."""
+        if self.gateway_admin_url is not None:
+            return str(self.gateway_admin_url).rstrip("/")
+        ingress = self.gateway.ingress
+        return f"https://{ingress.host}" if ingress is not None else None
 
     @property
     def allowed_secret_keys(self) -> set[str]:

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, HttpUrl, field_validator, model_vali
 
 from infra.settings.backup_schedule import longest_interval_seconds
 from infra.settings.base import DnsLabel, KivaModel, Quantity
+from infra.settings.redis import GatewayRedis, Router
 
 SecretKeyName = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]{2,62}$")]
 """The name of a secure config value in the `kiva:` namespace (set with `pulumi config set --secret`)."""
@@ -79,6 +80,10 @@ class Model(KivaModel):
     """Weights are pre-staged in the cache: no Hugging Face download (`HF_HUB_OFFLINE=1`) and no egress."""
     kv_cache_kib_per_token: float | None = Field(None, gt=0, le=16384)
     """KV cache per token in KiB (2 × layers × KV heads × head size × 2 bytes / 1024); default estimated from `parametersBillion`."""
+    cost_per_million_input_tokens: float | None = Field(None, ge=0, le=1000)
+    """Price the gateway books per million prompt tokens, so that budgets stop this model too. LiteLLM has no currency (its spend and budgets are plain numbers, shown as `$` in its UI): use the unit of your budgets. Default: derived from a GPU-hour price (docs/performance.md, "Cost data")."""
+    cost_per_million_output_tokens: float | None = Field(None, ge=0, le=1000)
+    """Price the gateway books per million generated tokens, in the unit of your budgets. Default: derived from a GPU-hour price (docs/performance.md, "Cost data")."""
 
     @model_validator(mode="after")
     def _placement(self) -> Model:
@@ -149,6 +154,10 @@ class Gateway(KivaModel):
     """Publish the gateway through an ingress with TLS (optional)."""
     allowed_namespaces: list[DnsLabel] = Field(default_factory=list)
     """Namespaces whose pods may call the gateway directly (besides the ingress controller)."""
+    redis: GatewayRedis = GatewayRedis()
+    """Redis (Valkey) shared by the replicas: rate limits, budgets, router state, optional response cache."""
+    router: Router = Router()
+    """LiteLLM's routing strategy, retries, timeout and fallbacks between models."""
 
     @model_validator(mode="after")
     def _min_le_max(self) -> Gateway:
@@ -358,6 +367,14 @@ class ExternalProvider(KivaModel):
         }
         values = by_kind.get(self.kind, {})
         return {key: value for key, value in values.items() if value is not None}
+
+    def model_params(self, model: str) -> dict[str, str]:
+        """Per-model `litellm_params`. An Azure deployment name need not be a model name, so LiteLLM
+        prices the request by `base_model` (`_get_base_model_from_metadata`, litellm/utils.py, reads
+        `litellm_params.base_model` first; in `litellm_params` because the proxy's `ConfigYAML` allows
+        only six old OpenAI names in `model_info.base_model`). KIVA assumes the deployment is named
+        after its model, as in `azure/gpt-4o`."""
+        return {"base_model": model} if self.kind == "azure" else {}
 
 
 _KIND_EXAMPLES = {

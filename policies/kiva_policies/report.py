@@ -33,8 +33,14 @@ from kiva_policies.base import (
     normalize_location,
     pod_spec,
 )
+from kiva_policies.metadata import (
+    APP_4_4,
+    APP_4_4_COVERAGE,
+    EXCEPTIONS_RULE,
+    policies_for,
+)
 from kiva_policies.retention import retention_values
-from kiva_policies.runner import PlannedResource, PolicyReport
+from kiva_policies.runner import CONFIG_DIR, PlannedResource, PolicyReport, resolve_config
 from kiva_policies.telemetry import switch_states
 
 _UNKNOWN = {
@@ -69,6 +75,7 @@ def _policy_rows(report: PolicyReport) -> list[str]:
         findings = report.findings_of(name)
         violations = [f for f in findings if f.status == "violation"]
         unverifiable = [f for f in findings if f.status == "not-verifiable"]
+        waived = [f for f in findings if f.status == "waived"]
         level = report.levels.get(name, "mandatory")
         if violations:
             result = "FAIL" if level == "mandatory" else "WARN (advisory)"
@@ -81,6 +88,7 @@ def _policy_rows(report: PolicyReport) -> list[str]:
             for part in (
                 f"{len(violations)} violation(s)" if violations else "",
                 f"{len(unverifiable)} not verifiable" if unverifiable else "",
+                f"{len(waived)} waived" if waived else "",
             )
             if part
         )
@@ -99,9 +107,12 @@ def _finding_lines(report: PolicyReport, names: dict[str, str]) -> list[str]:
         return ["No findings."]
     lines = []
     for f in findings:
-        mark = "✗" if f.status == "violation" else "?"
+        mark = {"violation": "✗", "waived": "~"}.get(f.status, "?")
         where = names.get(f.urn, f.urn.rsplit("::", 1)[-1] if f.urn else "stack")
-        lines.append(f"- {mark} **{f.enforcement} {f.status}** `{f.policy}` on `{where}`: {_cell(f.message)}")
+        why = f" — waived: {_cell(f.waiver)}" if f.status == "waived" else ""
+        lines.append(
+            f"- {mark} **{f.enforcement} {f.status}** `{f.policy}` on `{where}`: {_cell(f.message)}{why}"
+        )
     return lines
 
 
@@ -220,6 +231,7 @@ def render_report(
     mandatory = len(report.mandatory_violations)
     advisory = sum(1 for f in report.findings if f.status == "violation" and f.enforcement != "mandatory")
     unverifiable = sum(1 for f in report.findings if f.status == "not-verifiable")
+    waived = sum(1 for f in report.findings if f.status == "waived")
     verdict = "FAIL" if mandatory else "PASS"
     timestamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -231,7 +243,7 @@ def render_report(
         + (f" (disabled: {len(report.disabled)})" if report.disabled else ""),
         *([f"- Policy config: {_cell(report.config_source)}"] if report.config_source else []),
         f"- **Verdict: {verdict}**: {mandatory} mandatory violation(s), {advisory} advisory violation(s), "
-        f"{unverifiable} not verifiable",
+        f"{unverifiable} not verifiable" + (f", {waived} waived by exceptions" if waived else ""),
         "",
         "A value that is unknown until deployment, or a blinded secret, is reported as *not verifiable*: "
         "it is neither a pass nor a violation and must be checked after `pulumi up`.",
@@ -243,6 +255,14 @@ def render_report(
         "## Findings",
         "",
         *_finding_lines(report, names),
+        "",
+        "## Exceptions",
+        "",
+        *_exception_lines(report),
+        "",
+        "## BSI IT-Grundschutz APP.4.4 coverage",
+        "",
+        *coverage_lines(report.policies),
         "",
         "## Inventory by region",
         "",
@@ -266,6 +286,53 @@ def render_report(
     return "\n".join(lines)
 
 
+def _exception_lines(report: PolicyReport) -> list[str]:
+    exceptions = report.exceptions
+    if exceptions is None:
+        return ["No exceptions file for this stack (`policies/exceptions/<stack>.yaml`): nothing is waived."]
+    lines = [f"From `{_cell(exceptions.source)}`."]
+    if not exceptions.entries:
+        return [*lines, "", "The file lists no exceptions: nothing is waived."]
+    lines += [
+        "",
+        "| # | Policy | Resource | Owner | Ticket | Expires | Status | Waived findings |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in exceptions.entries:
+        status = e.status if not e.problem else f"{e.status}: {e.problem}"
+        lines.append(
+            f"| {e.index} | `{_cell(e.policy)}` | `{_cell(e.resource)}` | {_cell(e.owner)} | {_cell(e.ticket)} "
+            f"| {_cell(e.expires)} | {_cell(status)} | {e.waived} |"
+        )
+    return lines
+
+
+def coverage_lines(ran: Sequence[str] | None = None) -> list[str]:
+    """The APP.4.4 coverage table: every requirement, its status, the policies evidencing it, the reason.
+
+    `ran` are the policies that ran; a policy named by the metadata but disabled in this run is marked.
+    """
+    lines = [
+        "Status per requirement of APP.4.4 Kubernetes (IT-Grundschutz-Kompendium Edition 2023; "
+        "B basic, S standard, H high protection needs). *Automated*: the listed policies check it on "
+        "every plan; *partly automated*: they check part of it, the rest is organisational.",
+        "",
+        "| Requirement | Title | Level | Status | Policies | Reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for requirement, (title, level) in APP_4_4.items():
+        coverage = APP_4_4_COVERAGE[requirement]
+        policies = policies_for(requirement)
+        if requirement == EXCEPTIONS_RULE.app_4_4[0]:
+            policies = [*policies, EXCEPTIONS_RULE.id]
+        listed = ", ".join(f"`{p}`" + ("" if ran is None or p in ran else " (not run)") for p in policies)
+        lines.append(
+            f"| {requirement} | {title} | {level} | {coverage.status} | {listed or '—'} | "
+            f"{_cell(coverage.reason)} |"
+        )
+    return lines
+
+
 def write_report(
     report: PolicyReport,
     resources: list[PlannedResource],
@@ -276,4 +343,75 @@ def write_report(
     Path(path).write_text(render_report(report, resources, sections=sections), encoding="utf-8")
 
 
-__all__ = ["render_report", "write_report"]
+# --- the README's generated policy table ----------------------------------------------------------------
+
+START = "<!-- policy-metadata:start -->"
+END = "<!-- policy-metadata:end -->"
+STAGES = ("dev", "prod", "local")
+
+
+def stage_levels() -> dict[str, dict[str, str]]:
+    """Enforcement level per policy and stage, resolved from `policies/config/<stage>.json` like a run."""
+    import json
+
+    levels: dict[str, dict[str, str]] = {}
+    for stage in STAGES:
+        path = CONFIG_DIR / f"{stage}.json"
+        config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        for name, (level, _) in resolve_config(config, source=str(path)).items():
+            levels.setdefault(name, {})[stage] = level
+    return levels
+
+
+def render_policy_table() -> str:
+    """The README block: per policy its severity, enforcement per stage and the controls it evidences."""
+    from kiva_policies.metadata import METADATA
+    from kiva_policies.pack import POLICIES
+
+    levels = stage_levels()
+    lines = [
+        START,
+        "<!-- Generated by `uv run python -m kiva_policies.report --write policies/README.md`; "
+        "edit kiva_policies/metadata.py or config/<stage>.json instead. -->",
+        "",
+        "| Policy | Severity | dev | prod | local | APP.4.4 | SYS.1.6 | C5:2020 | GDPR | Rationale |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for policy in POLICIES:
+        meta = METADATA[policy.name]
+        stage = levels[policy.name]
+        lines.append(
+            f"| `{meta.id}` | {meta.severity} | {stage['dev']} | {stage['prod']} | {stage['local']} | "
+            f"{', '.join(meta.app_4_4) or '—'} | {', '.join(meta.sys_1_6) or '—'} | "
+            f"{', '.join(meta.c5) or '—'} | {', '.join(f'Art. {a}' for a in meta.gdpr) or '—'} | "
+            f"{_cell(meta.rationale)} |"
+        )
+    lines += ["", "#### APP.4.4 coverage", "", *coverage_lines(), END]
+    return "\n".join(lines)
+
+
+def replace_block(text: str) -> str:
+    """`text` with its generated block replaced (the markers must be present once)."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the file has no {START} … {END} block")
+    return text[:start] + render_policy_table() + text[end + len(END) :]
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Regenerate the policy table of policies/README.md.")
+    parser.add_argument("--write", type=Path, action="append", default=[], help="replace the block in FILE")
+    targets = parser.parse_args().write
+    if not targets:
+        print(render_policy_table())
+    for target in targets:
+        target.write_text(replace_block(target.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+__all__ = ["coverage_lines", "render_policy_table", "render_report", "write_report"]
+
+
+if __name__ == "__main__":
+    main()

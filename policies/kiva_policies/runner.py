@@ -30,6 +30,8 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from kiva_policies.base import NAMESPACE, declared_location, engine_props
+from kiva_policies.exceptions import ExceptionSet
+from kiva_policies.metadata import EXCEPTIONS_RULE
 from kiva_policies.pack import POLICIES
 from kiva_policies.regions import (
     AZURE_REGIONS,
@@ -40,6 +42,17 @@ from kiva_policies.regions import (
 
 #: `policies/config/<stack>.json`: the per-stage policy configuration, also given to `--policy-pack-config`.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+#: `policies/exceptions/<stack>.yaml`: the reviewed exceptions of a stack (`kiva_policies.exceptions`).
+EXCEPTIONS_DIR = CONFIG_DIR.parent / "exceptions"
+
+
+def exceptions_path(stack: str | None, explicit: Path | None) -> Path | None:
+    """`--exceptions FILE` when given, else `policies/exceptions/<stack>.yaml` when it exists, else `None`."""
+    if explicit is not None:
+        return explicit
+    candidate = EXCEPTIONS_DIR / f"{stack}.yaml" if stack else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
 
 _LEVELS = {level.value: level for level in EnforcementLevel}
 
@@ -69,6 +82,8 @@ class Finding:
     status: str  # "violation" | "not-verifiable"
     urn: str
     message: str
+    waiver: str = ""
+    """For a waived finding: the justification of the exception that waived it."""
 
 
 @dataclass
@@ -83,6 +98,8 @@ class PolicyReport:
     """Configuration in force per policy that ran (schema defaults overlaid with the policy config)."""
     config_source: str = ""
     """Where the policy config came from, in words (a file, derived from the declaration, or defaults)."""
+    exceptions: ExceptionSet | None = None
+    """The exceptions file applied to this run (`apply_exceptions`), if any."""
 
     @property
     def mandatory_violations(self) -> list[Finding]:
@@ -468,6 +485,37 @@ def run_pack(resources: list[PlannedResource], policy_config: dict) -> PolicyRep
                 stack_resources = _policy_resources(resources, proxied)
             _run(policy, StackValidationArgs(stack_resources, dict(config)), level, "", findings)
     return PolicyReport(policies=ran, findings=findings, levels=levels, disabled=disabled, settings=in_force)
+
+
+def apply_exceptions(report: PolicyReport, exceptions: ExceptionSet) -> PolicyReport:
+    """Waive the violations an active exception matches; report expired and malformed ones as violations.
+
+    A waived finding keeps its policy, level, resource and message, gets status "waived" and the
+    exception's justification, and no longer counts as a mandatory violation. Each problem of the
+    exceptions file is a mandatory violation of `kiva-exceptions-valid`.
+    """
+    findings: list[Finding] = []
+    for finding in report.findings:
+        entry = exceptions.match(finding.policy, finding.urn) if finding.status == "violation" else None
+        if entry is not None and entry.exception is not None:
+            entry.waived += 1
+            finding = Finding(
+                finding.policy,
+                finding.enforcement,
+                "waived",
+                finding.urn,
+                finding.message,
+                entry.exception.justification(),
+            )
+        findings.append(finding)
+    rule = EXCEPTIONS_RULE.id
+    findings += [Finding(rule, "mandatory", "violation", "", problem) for problem in exceptions.problems]
+    report.findings = findings
+    if rule not in report.policies:
+        report.policies.append(rule)
+    report.levels[rule] = "mandatory"
+    report.exceptions = exceptions
+    return report
 
 
 def _policy_resources(resources: list[PlannedResource], proxied: dict[str, Any]) -> list[PolicyResource]:

@@ -77,6 +77,7 @@ def test_prod_vault_holds_generated_and_configured_secrets(plan_of):
         SecretName.SALT_KEY,
         SecretName.DATABASE_PASSWORD,
         SecretName.HUGGING_FACE_TOKEN,
+        SecretName.REDIS_PASSWORD,  # prod's gateway scales out, so it shares limits through Redis
         SecretName.provider_api_key("azure-openai-eu"),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 import yaml
 
@@ -24,12 +25,12 @@ def main(path: str, cli_args: list[str]) -> None:
         config = yaml.safe_load(file)
     ConfigYAML(**config)  # the proxy's own pydantic model of config.yaml
 
-    async def load() -> tuple[list[str], dict]:
+    async def load() -> tuple[list[str], dict, Any]:
         router, models, general = await ProxyConfig().load_config(router=None, config_file_path=path)
         assert router is not None
-        return [m["model_name"] for m in models], general
+        return [m["model_name"] for m in models], general, router
 
-    model_names, general = asyncio.run(load())
+    model_names, general, router = asyncio.run(load())
     options = {opt for param in run_server.params for opt in getattr(param, "opts", [])}
     report = {
         "model_names": model_names,
@@ -38,10 +39,21 @@ def main(path: str, cli_args: list[str]) -> None:
         "unknown_general_settings": sorted(
             set(config["general_settings"]) - set(ConfigGeneralSettings.model_fields)
         ),
-        "unknown_litellm_settings": sorted(k for k in config["litellm_settings"] if not hasattr(litellm, k)),
+        # `cache_params` is read by the proxy itself (ProxyConfig.load_config), not a module attribute.
+        "unknown_litellm_settings": sorted(
+            k for k in config["litellm_settings"] if not hasattr(litellm, k) and k != "cache_params"
+        ),
         "turn_off_message_logging": litellm.turn_off_message_logging,
         "unknown_cli_options": sorted(a for a in cli_args if a.startswith("--") and a not in options),
         "store_prompts_in_spend_logs": general.get("store_prompts_in_spend_logs"),
+        # What the proxy made of `litellm_settings.cache` and `router_settings` (the Redis ones).
+        "cache": None if litellm.cache is None else type(litellm.cache.cache).__name__,
+        "cache_call_types": None if litellm.cache is None else litellm.cache.supported_call_types,
+        "router_redis": router.cache.redis_cache is not None,
+        "routing_strategy": router.routing_strategy,
+        "num_retries": router.num_retries,
+        "timeout": router.timeout,
+        "fallbacks": router.fallbacks,
     }
     print("KIVA-REPORT " + json.dumps(report))
 

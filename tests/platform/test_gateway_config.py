@@ -45,6 +45,10 @@ def litellm_report(stack: str, tmp: Path) -> dict:
         "LITELLM_MASTER_KEY": "sk-test-only",
         "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
         "LITELLM_SALT_KEY": "test-only-salt",
+        # Where the stack has Redis the config names it by `os.environ/`; nothing listens on port 1.
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "1",
+        "REDIS_PASSWORD": "test-only",
     }
     for entry in config["model_list"]:
         key = entry["litellm_params"].get("api_key", "")

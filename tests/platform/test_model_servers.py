@@ -213,7 +213,9 @@ def test_claim_template_does_not_change_with_the_download_switch(plan_with):
     (online,) = _model_deployments("dev")
     assert offline["spec"]["volumeClaimTemplates"] == online["spec"]["volumeClaimTemplates"]
     plan = _committed_plan("dev")
-    (statefulset,) = plan.of_type("kubernetes:apps/v1:StatefulSet")
+    (statefulset,) = [
+        s for s in plan.of_type("kubernetes:apps/v1:StatefulSet") if s.name.startswith("kiva-model-")
+    ]
     assert statefulset.delete_before_replace  # same name: the old one must go before its replacement
 
 
@@ -249,9 +251,21 @@ def test_security_context(stack):
 
 
 def test_gated_models_read_the_token_from_a_secret():
-    env = _env(_container(_model_deployments("dev")[0]))
-    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "kiva-huggingface", "key": "HF_TOKEN"}
-    assert "value" not in env["HF_TOKEN"]
+    # as a mounted file, not an env var (huggingface_hub reads the file HF_TOKEN_PATH names; CKV_K8S_35)
+    deployment = _model_deployments("dev")[0]
+    container = _container(deployment)
+    env = _env(container)
+    assert "HF_TOKEN" not in env
+    assert env["HF_TOKEN_PATH"]["value"] == "/var/run/secrets/huggingface/token"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["hf-token"]["secret"]["secretName"] == "kiva-huggingface"
+    assert volumes["hf-token"]["secret"]["items"] == [{"key": "HF_TOKEN", "path": "token"}]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["hf-token"] == {
+        "name": "hf-token",
+        "mountPath": "/var/run/secrets/huggingface",
+        "readOnly": True,
+    }
 
 
 def test_disruption_budget_only_with_several_replicas():

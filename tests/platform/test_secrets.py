@@ -98,7 +98,7 @@ def test_external_secrets_create_what_the_workloads_read():
     objects = objects_of(_azure_plan("prod"))
     assert not find(objects, "Secret")
     external = {o["metadata"]["name"]: o["spec"] for o in find(objects, "ExternalSecret")}
-    assert set(external) == {"kiva-db-app", "kiva-gateway", "kiva-huggingface"}
+    assert set(external) == {"kiva-db-app", "kiva-gateway", "kiva-huggingface", "kiva-redis"}
     database = external["kiva-db-app"]["target"]["template"]
     assert database["type"] == "kubernetes.io/basic-auth" and database["data"]["username"] == "litellm"
     gateway = external["kiva-gateway"]

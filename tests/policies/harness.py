@@ -128,7 +128,7 @@ def allow_policies() -> dict[str, dict[str, Any]]:
 def security_context() -> dict[str, Any]:
     return {
         "runAsNonRoot": True,
-        "runAsUser": 1000,
+        "runAsUser": 10001,
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "readOnlyRootFilesystem": True,
@@ -159,7 +159,7 @@ def vllm_env() -> list[dict[str, Any]]:
         {"name": "VLLM_DO_NOT_TRACK", "value": "1"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
         {"name": "HF_HOME", "value": "/models"},
-        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "kiva-hf", "key": "token"}}},
+        {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/huggingface/token"},
     ]
 
 
@@ -186,6 +186,7 @@ def deployment(
                 "metadata": {"labels": labels},
                 "spec": {
                     "serviceAccountName": name,
+                    "automountServiceAccountToken": False,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
                     **pod,
@@ -321,7 +322,12 @@ def compliant_plan() -> list[PlannedResource]:
         res(
             "azure-native:storage:StorageAccount",
             "kivaprodbackups",
-            {"location": "germanywestcentral", "kind": "StorageV2", "allowBlobPublicAccess": False},
+            {
+                "location": "germanywestcentral",
+                "kind": "StorageV2",
+                "allowBlobPublicAccess": False,
+                "minimumTlsVersion": "TLS1_2",
+            },
             protect=True,
         ),
         res(

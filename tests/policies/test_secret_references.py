@@ -138,7 +138,7 @@ def test_an_external_secret_without_a_declared_key_is_a_violation() -> None:
     plan = mutate(resources_of("dev"), by_type_and_name(EXTERNAL_SECRET, "kiva-gateway"), drop_salt)
     assert messages(plan) == [
         "The platform declares the keys LITELLM_SALT_KEY of the Secret kiva/kiva-gateway, but what produces it "
-        "in the plan writes only DATABASE_URL, LITELLM_MASTER_KEY, password."
+        "in the plan writes only DATABASE_URL, LITELLM_MASTER_KEY, REDIS_PASSWORD, password."
     ]
 
 
@@ -190,6 +190,8 @@ def settings_of(stack: str, **overrides: Any) -> StackSettings:
                 ("kiva-db-app", "password"),
                 ("kiva-gateway", "password"),
                 ("kiva-huggingface", "HF_TOKEN"),
+                ("kiva-redis", "REDIS_PASSWORD"),  # dev's gateway scales to 2: it has Redis
+                ("kiva-gateway", "REDIS_PASSWORD"),
             ],
         ),
         (

@@ -522,6 +522,16 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
                 if gateway.namespace == meta_namespace(r):
                     matrix.add(gateway, target, [port], "gateway → external provider")
 
+    # gateway -> its Redis (Valkey); Redis pods among themselves where Sentinel replicates them
+    for _, redis in _workload_pods(resources, "valkey/valkey"):
+        ports = [number for _, number, _ in redis.named_ports]
+        for _, gateway in gateways:
+            if gateway.namespace == redis.namespace:
+                matrix.add(gateway, redis, ports, "gateway → Redis")
+        if any(name == "sentinel" for name, _, _ in redis.named_ports):
+            matrix.add(redis, redis, ports, "Redis replication and Sentinel")
+            sources.append(redis)  # announces and resolves pod host names
+
     # database
     operators = [_release_pod(r, "cloudnative-pg") for r in _releases(resources, "cloudnative-pg")]
     for db in databases:

@@ -136,7 +136,7 @@ def test_an_unused_rule_is_reported_as_unjustified() -> None:
     )
     found = messages(run(resources, NOTHING_ELSE))
     assert found == [
-        "kiva-network-policies-gateway-egress: NetworkPolicy kiva/kiva-gateway-egress: rule egress[3] "
+        "kiva-network-policies-gateway-egress: NetworkPolicy kiva/kiva-gateway-egress: rule egress[4] "
         "(to ipBlock 0.0.0.0/0 on TCP 22) carries no flow the platform needs; it only opens a path. "
         "Remove it, or narrow it to the flow it is meant for."
     ]

@@ -1,0 +1,56 @@
+"""Price requests the way LiteLLM's proxy does, on a generated config (a subprocess of test_model_costs.py).
+
+Usage: python -m tests.model_cost_check CONFIG.yaml — prints a JSON report. The config is loaded by the
+proxy's `ProxyConfig.load_config`; each model is then called through the resulting router with
+`mock_response` (no network), so the cost comes from LiteLLM's own logging path
+(`response_cost_calculator`, litellm/cost_calculator.py) and lands in `_hidden_params["response_cost"]`,
+the value the proxy adds to a key's and a team's spend. `completion_cost` is also called directly on a
+fake response of 1,000 prompt and 500 completion tokens, with the deployment's id and `base_model` as
+the proxy passes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+
+async def report(path: str) -> dict:
+    import litellm
+    from litellm.proxy.proxy_server import ProxyConfig
+
+    router, _, _ = await ProxyConfig().load_config(router=None, config_file_path=path)
+    assert router is not None
+    out: dict[str, dict] = {}
+    for deployment in router.model_list:
+        info = deployment["model_info"]
+        response = await router.acompletion(
+            model=deployment["model_name"],
+            messages=[{"role": "user", "content": "hi"}],
+            mock_response="hello",
+        )
+        fake = litellm.ModelResponse(
+            model=deployment["litellm_params"]["model"],
+            usage=litellm.Usage(prompt_tokens=1000, completion_tokens=500, total_tokens=1500),
+        )
+        try:
+            cost: float | str = litellm.completion_cost(
+                completion_response=fake,
+                model=deployment["litellm_params"]["model"],
+                custom_pricing=True if info.get("input_cost_per_token") is not None else None,
+                router_model_id=info["id"],
+                base_model=deployment["litellm_params"].get("base_model"),
+            )
+        except Exception as error:  # LiteLLM raises for a model it cannot price
+            cost = f"{type(error).__name__}: {error}"[:300]
+        out[deployment["model_name"]] = {
+            "response_cost": response._hidden_params.get("response_cost"),
+            "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
+            "completion_cost": cost,
+        }
+    return out
+
+
+if __name__ == "__main__":
+    print("KIVA-REPORT " + json.dumps(asyncio.run(report(sys.argv[1]))))

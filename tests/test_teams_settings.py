@@ -1,0 +1,141 @@
+"""`kiva:teams`: the rules and messages of the settings, and what the offline plan registers for them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.offline.engine import Plan
+from infra.settings.teams import BUDGET_DURATION_PATTERN
+from tests.test_config_messages import _error, _load
+
+ADMIN_URL = "http://127.0.0.1:4000"
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+TEAM_TYPE = "pulumi-python:dynamic/kiva:GatewayTeam"
+KEY_TYPE = "pulumi-python:dynamic/kiva:GatewayKey"
+
+
+def _team(**fields: Any) -> dict[str, Any]:
+    return {
+        "alias": "sozialamt",
+        "models": ["llama-3.2-3b-instruct"],
+        "maxBudget": 500,
+        "budgetDuration": "30d",
+        **fields,
+    }
+
+
+def _dev_error(*teams: dict[str, Any]) -> str:
+    return _error("dev", teams=list(teams), gatewayAdminUrl=ADMIN_URL)
+
+
+def test_a_team_with_keys_loads() -> None:
+    settings = _load(
+        "dev",
+        teams=[_team(keys=[{"name": "bescheid-assistent", "maxBudget": 50}])],
+        gatewayAdminUrl=ADMIN_URL,
+    )
+    assert [(t.alias, t.max_budget, t.budget_duration) for t in settings.teams] == [
+        ("sozialamt", 500.0, "30d")
+    ]
+    assert settings.gateway_admin_endpoint == ADMIN_URL
+
+
+@pytest.mark.parametrize("duration", ["30d", "1mo", "24h", "2w", "90m", "3600s"])
+def test_litellm_durations_are_accepted(duration: str) -> None:
+    assert re.match(BUDGET_DURATION_PATTERN, duration)
+    assert _load("dev", teams=[_team(budgetDuration=duration)], gatewayAdminUrl=ADMIN_URL).teams
+
+
+@pytest.mark.parametrize(
+    ("team", "message"),
+    [
+        ({"budgetDuration": "30 days"}, "kiva:teams[0].budgetDuration: must look like 30d (got '30 days')"),
+        ({"budgetDuration": "30"}, "kiva:teams[0].budgetDuration: must look like 30d (got '30')"),
+        ({"maxBudget": 0}, "kiva:teams[0].maxBudget: must be greater than 0.0 (got 0)"),
+        ({"maxBudget": None}, "kiva:teams[0].maxBudget: required key is missing"),
+        ({"budgetDuration": None}, "kiva:teams[0].budgetDuration: required key is missing"),
+        (
+            {"models": ["gpt-4o"]},
+            "kiva:teams[0].models[0]: 'gpt-4o' is not served by this stack; use a servedName of kiva:models "
+            "or a name of kiva:providers[].models (served: llama-3.2-3b-instruct)",
+        ),
+        (
+            {"keys": [{"name": "a"}, {"name": "a"}]},
+            "kiva:teams[0].keys[1].name: duplicate key name 'a' in team 'sozialamt'",
+        ),
+        (
+            {"keys": [{"name": "a", "models": ["other"]}]},
+            "kiva:teams[0].keys[0].models[0]: 'other' is not among the models of team 'sozialamt' "
+            "(llama-3.2-3b-instruct); a key may only narrow its team's models",
+        ),
+        (
+            {"keys": [{"name": "a", "budgetDuration": "30d"}]},
+            "kiva:teams[0].keys[0].budgetDuration: resets a budget the key does not have; set maxBudget as "
+            "well (e.g. maxBudget: 50, budgetDuration: 30d) or remove budgetDuration",
+        ),
+        (
+            {"keys": [{"name": "a", "maxBudget": 900}]},
+            "kiva:teams[0].keys[0].maxBudget: 900 is above the maxBudget of team 'sozialamt' (500); the team's "
+            "budget stops the key first (e.g. maxBudget: 500)",
+        ),
+    ],
+)
+def test_team_rules(team: dict[str, Any], message: str) -> None:
+    fields = {k: v for k, v in _team(**team).items() if v is not None}
+    assert _dev_error(fields) == f"Pulumi.dev.yaml: {message}"
+
+
+def test_duplicate_alias() -> None:
+    assert _dev_error(_team(), _team()) == (
+        "Pulumi.dev.yaml: kiva:teams[1].alias: duplicate team alias 'sozialamt'; e.g. sozialamt-2"
+    )
+
+
+def test_teams_need_a_url_pulumi_can_reach() -> None:
+    assert _error("dev", teams=[_team()]) == (
+        "Pulumi.dev.yaml: kiva:teams: teams are created through the gateway's management API from where "
+        "`pulumi up` runs, which needs a URL outside the cluster; set gateway.ingress (e.g. host: "
+        "llm.example.de) or kiva:gatewayAdminUrl (e.g. https://llm.example.de, or http://127.0.0.1:4000 "
+        "through `kubectl port-forward`)"
+    )
+
+
+# --- the offline plan ---------------------------------------------------------------------------------
+
+
+def test_prod_plans_its_team_key_and_key_secret(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    [team] = plan.of_type(TEAM_TYPE)
+    assert team.name == "kiva-teams-sozialamt"
+    assert {
+        k: team.inputs[k] for k in ("team_id", "team_alias", "max_budget", "budget_duration", "admin_url")
+    } == {
+        "team_id": "kiva-sozialamt",
+        "team_alias": "sozialamt",
+        "max_budget": 500,
+        "budget_duration": "30d",
+        "admin_url": "https://llm.example.de",
+    }
+    assert team.inputs["master_key"][SECRET_SIGNATURE] == "1b47061264138c4ac30d75fd1eb44270"
+    [key] = plan.of_type(KEY_TYPE)
+    assert (key.inputs["key_alias"], key.inputs["team_id"]) == (
+        "sozialamt/bescheid-assistent",
+        "kiva-sozialamt",
+    )
+    assert team.urn in key.dependencies
+    secret = plan.named("kiva-teams-sozialamt-bescheid-assistent-secret")
+    assert secret.inputs["metadata"]["name"] == "kiva-key-sozialamt-bescheid-assistent"
+    assert secret.inputs["metadata"]["namespace"] == "kiva"
+    assert secret.inputs["stringData"][SECRET_SIGNATURE] == "1b47061264138c4ac30d75fd1eb44270"
+    assert key.urn in secret.dependencies
+
+
+@pytest.mark.parametrize("stack", ["dev", "local"])
+def test_stacks_without_teams_register_no_team(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    assert plan.of_type(TEAM_TYPE) == [] and plan.of_type(KEY_TYPE) == []
+    assert plan.of_type("kiva:platform:GatewayTeams") == []
