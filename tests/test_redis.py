@@ -13,7 +13,7 @@ from components.contracts import Scheduling
 from components.platform.gateway_config import litellm_config
 from components.platform.redis import RedisArgs, pod_host, sentinel_script, server_script
 from infra import versions
-from infra.settings.redis import GatewayRedis, redis_enabled
+from infra.settings.redis import GatewayRedis, redis_enabled, redis_replicas
 from tests.conftest import _committed_plan
 from tests.platform.conftest import find, objects_of, one
 from tests.platform.test_gateway_config import litellm_report
@@ -201,3 +201,11 @@ def test_only_the_gateway_reaches_redis() -> None:
     ]
     assert [p["port"] for p in rules[0]["ports"]] == [6379, 26379]
     assert yaml.safe_dump(policy).count("ipBlock") == 0
+
+
+def test_production_defaults_to_sentinel_and_development_to_one_pod() -> None:
+    """A production fork that only scales the gateway out gets 3 Redis pods without saying so."""
+    assert redis_replicas(GatewayRedis(), production=True) == 3
+    assert redis_replicas(GatewayRedis(), production=False) == 1
+    assert redis_replicas(GatewayRedis(replicas=1), production=False) == 1
+    assert redis_replicas(GatewayRedis(replicas=3), production=False) == 3

@@ -39,7 +39,7 @@ from components.platform.secrets import SecretsArgs, SecretSpec, provider_env
 from components.platform.teams import KeySpec, TeamsArgs, TeamSpec
 from infra.settings import StackSettings
 from infra.settings.monitoring import DEFAULT_MONITORING_NAMESPACE
-from infra.settings.redis import redis_enabled
+from infra.settings.redis import redis_enabled, redis_replicas
 from infra.settings.secrets_table import (
     DATABASE_SECRET,
     GATEWAY_SECRET,
@@ -242,7 +242,9 @@ def redis_args(settings: StackSettings, foundation: CloudFoundation) -> RedisArg
     gateway = settings.gateway
     if not redis_enabled(gateway.redis, gateway.max_replicas):
         return None
-    return RedisArgs(replicas=gateway.redis.replicas, scheduling=foundation.scheduling)
+    return RedisArgs(
+        replicas=redis_replicas(gateway.redis, settings.production), scheduling=foundation.scheduling
+    )
 
 
 def gateway_args(settings: StackSettings, redis: RedisArgs | None = None) -> GatewayArgs:
@@ -277,7 +279,8 @@ def network_policies_args(settings: StackSettings, foundation: CloudFoundation) 
         operator_namespace=settings.operators.cloudnative_pg.operator_namespace,
         model_servers=bool(settings.models),
         redis=redis_enabled(gateway.redis, gateway.max_replicas),
-        redis_sentinel=redis_enabled(gateway.redis, gateway.max_replicas) and gateway.redis.replicas > 1,
+        redis_sentinel=redis_enabled(gateway.redis, gateway.max_replicas)
+        and redis_replicas(gateway.redis, settings.production) > 1,
     )
 
 

@@ -47,8 +47,9 @@ class GatewayRedis(KivaModel):
 
     enabled: bool | None = None
     """Run Redis for the gateway; default: on when `gateway.maxReplicas` > 1 (production requires it then)."""
-    replicas: Literal[1, 3] = 1
-    """`1`: a single instance; `3`: a primary, two replicas and three Sentinels (automatic failover)."""
+    replicas: Literal[1, 3] | None = None
+    """`1`: a single instance; `3`: a primary, two replicas and three Sentinels (automatic failover).
+    Default: 3 in production (which requires it), 1 otherwise."""
     cache: ResponseCache = ResponseCache()
     """Response cache (off; it holds personal data)."""
 
@@ -75,6 +76,11 @@ class Router(KivaModel):
     """Fallbacks between served models, e.g. `[{model: qwen2.5-7b-instruct, to: [gpt-4o-eu]}]`."""
 
 
+def redis_replicas(redis: GatewayRedis, production: bool) -> int:
+    """Redis pods: as configured, else 3 (Sentinel) in production and 1 elsewhere."""
+    return redis.replicas if redis.replicas is not None else 3 if production else 1
+
+
 def redis_enabled(redis: GatewayRedis, max_replicas: int) -> bool:
     """Whether the stack runs Redis: as configured, else when the gateway may run more than one pod."""
     return redis.enabled if redis.enabled is not None else max_replicas > 1
@@ -94,7 +100,7 @@ def redis_rules(
                 "budgets are counted per pod (set enabled: true)",
             )
         )
-    if production and on and redis.replicas < 3:
+    if production and on and redis_replicas(redis, production) < 3:
         problems.append(("gateway.redis.replicas", "production needs 3 (a primary, 2 replicas, Sentinel)"))
     if redis.cache.enabled and not on:
         problems.append(("gateway.redis.cache.enabled", "the response cache needs Redis (enabled: true)"))
