@@ -10,7 +10,7 @@ which is what lets an agency swap AKS for STACKIT without touching it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +50,20 @@ class ExternalSecretsStore:
 
 
 @dataclass(frozen=True)
+class ServiceKeyStore:
+    """The cloud's secret manager, for values the platform creates at `pulumi up` (gateway service keys).
+
+    External Secrets only reads the store; `write` is the cloud layer's own write path, run by the
+    deployer, so the platform layer delivers a key there without any cloud SDK of its own.
+    """
+
+    location: str
+    """Where the keys land, for documentation and the plan, e.g. `Azure Key Vault`."""
+    write: Callable[[str, str, pulumi.Output[str], pulumi.ResourceOptions], pulumi.Resource]
+    """`write(resource_name, secret_name, value, opts)`: one secret holding `value` (a Pulumi secret)."""
+
+
+@dataclass(frozen=True)
 class InlineSecrets:
     """No secret manager: the platform writes the values, Pulumi secrets, into Kubernetes Secrets."""
 
@@ -63,7 +77,10 @@ class BackupEgress:
 
     port: int
     namespace: str | None = None
-    """The namespace of an in-cluster store; `None`: any address (a store outside the cluster)."""
+    """The namespace of an in-cluster store; `None`: a store outside the cluster."""
+    cidr: str | None = None
+    """Outside the cluster, the address range the store's name resolves to (a private endpoint's
+    subnet); `None`: any address."""
 
 
 @dataclass(frozen=True)
@@ -180,3 +197,6 @@ class CloudFoundation:
     gateway_master_key: pulumi.Output[str] | None = None
     """The gateway's master key (a Pulumi secret) for calls to its management API from where `pulumi up`
     runs (teams and keys as code); `None`: not available, so no team is reconciled."""
+    service_key_store: ServiceKeyStore | None = None
+    """Where gateway service keys (`kiva:teams`) are delivered; `None`: Kubernetes Secrets in the platform
+    namespace (clusters without a secret manager the deployer can write to)."""

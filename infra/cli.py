@@ -274,6 +274,13 @@ def policy_config_command(stack: str, project_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the verdict, findings and exceptions as JSON.",
 )
+@click.option(
+    "--third-party-scan",
+    "scan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The checkov gate's summary (scripts/checkov_gate.py --summary) for the report's "
+    "'Third-party scan (checkov)' section.",
+)
 @_no_traceback
 def check(
     preview_file: Path,
@@ -282,10 +289,19 @@ def check(
     exceptions_file: Path | None = None,
     sarif_file: Path | None = None,
     json_file: Path | None = None,
+    scan_file: Path | None = None,
 ) -> None:
     """Run the policy pack over PREVIEW_FILE (`pulumi preview --json` output or `kiva plan --json`)."""
+    from kiva_policies.report import ScanSummaryError, load_scan_summary
+
     from infra.offline.preview_file import PreviewFileError, load_preview, planned_resources, stack_of
 
+    if scan_file is not None and report_file is None:
+        raise Failure("--third-party-scan is shown in the report: give --report REPORT.md as well")
+    try:
+        scan = load_scan_summary(scan_file) if scan_file is not None else None
+    except ScanSummaryError as error:
+        raise Failure(f"--third-party-scan {error}") from None
     try:
         digest = load_preview(preview_file)
     except PreviewFileError as error:
@@ -300,6 +316,7 @@ def check(
         report_sections=_cost_section(digest, stack_of(digest)) if report_file else (),
         exceptions_file=exceptions_file,
         outputs=_MachineOutputs(sarif_file, json_file, _stack_file(Path("."), stack_of(digest))),
+        third_party_scan=scan,
     )
 
 
@@ -430,6 +447,7 @@ def _check_and_exit(
     report_sections: list[tuple[str, list[str]]] | tuple[()] = (),
     exceptions_file: Path | None = None,
     outputs: _MachineOutputs | None = None,
+    third_party_scan: dict[str, Any] | None = None,
 ) -> None:
     from kiva_policies.runner import apply_exceptions, choose_policy_config, run_pack
 
@@ -460,7 +478,9 @@ def _check_and_exit(
     if report_file:
         from kiva_policies.report import write_report
 
-        write_report(report, resources, report_file, sections=report_sections)
+        write_report(
+            report, resources, report_file, sections=report_sections, third_party_scan=third_party_scan
+        )
         click.echo(f"Wrote report to {report_file}")
     if outputs is not None:
         outputs.write(report)

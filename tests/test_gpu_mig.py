@@ -357,4 +357,6 @@ def test_twin_places_two_models_on_slices_of_one_card(twin_env: dict, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert "every object accepted and every pod placed" in result.output
-    assert re.search(r"a100: \d+ \(kiva-model-llama-3-2-3b 1, kiva-model-m1 1,", result.output), result.output
+    # dcgm-exporter: GPU metrics of a device-plugin pool (one per node, MIG or not)
+    pool = r"a100: \d+ \(dcgm-exporter 1, kiva-model-llama-3-2-3b 1, kiva-model-m1 1,"
+    assert re.search(pool, result.output), result.output

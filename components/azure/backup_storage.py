@@ -13,8 +13,13 @@ that Barman deletes when its retention expires is gone for good at most `blobSof
 about a day until the daily policy run) later, and no previous version outlives
 `backupDays + blobSoftDeleteDays` (plus that day) from when it was written.
 
-Network: the account has no firewall (public endpoint, Entra ID only, no shared keys), so the
-cluster's outbound path needs no rule; a firewall added later must admit the node subnet.
+Network: with `cluster.backupStorage.privateEndpoint` (prod, following `keyVault.privateEndpoint`)
+the account disables public network access, its firewall denies by default and bypasses no Azure
+service, and the database reaches it through a private endpoint (group id `blob`) in the private-endpoint
+subnet: the account's name resolves there through `privatelink.blob.core.windows.net` linked to the
+VNet. Pulumi still manages the container, blob service and lifecycle policy, since those are Azure
+Resource Manager calls, not data-plane requests. Without it (dev) the account keeps its public endpoint
+and no firewall (Entra ID only, no shared keys); a firewall there would have to admit the node subnet.
 """
 
 from __future__ import annotations
@@ -27,11 +32,21 @@ from pulumi_azure_native import authorization, storage
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
 from components.azure.identity import FederatedIdentity
+from components.azure.private_endpoint import (
+    EndpointPlacement,
+    PrivateAccess,
+    PrivateLinkTarget,
+    private_endpoint,
+)
 from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE
 
 BACKUP_CONTAINER = "kiva-db-backups"
 #: Azure accepts exactly one lifecycle management policy per account, and it must be named `default`.
 LIFECYCLE_POLICY_NAME = "default"
+#: Private-link sub-resource and DNS zone of the Blob service (Microsoft Learn, "Azure Private Endpoint
+#: private DNS zone values": Storage account, `blob`, `privatelink.blob.core.windows.net`).
+BLOB_GROUP_ID = "blob"
+BLOB_PRIVATE_DNS_ZONE = "privatelink.blob.core.windows.net"
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class BackupStorageArgs:
     """`retention.backupDays`: previous versions older than this are deleted."""
     zone_redundant: bool
     """ZRS instead of LRS (production, in a region with availability zones)."""
+    private_endpoint: bool = False
+    """`cluster.backupStorage.privateEndpoint`: no public network access, a private endpoint instead."""
 
 
 class BackupStorage(pulumi.ComponentResource):
@@ -55,6 +72,7 @@ class BackupStorage(pulumi.ComponentResource):
     lifecycle: storage.ManagementPolicy
     writer: FederatedIdentity
     role_assignment: authorization.RoleAssignment
+    private_access: PrivateAccess | None
     destination_path: pulumi.Output[str]
 
     def __init__(
@@ -65,7 +83,12 @@ class BackupStorage(pulumi.ComponentResource):
         resource_group_name: pulumi.Input[str],
         oidc_issuer_url: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        placement: EndpointPlacement | None = None,
     ) -> None:
+        """`placement`: where the private endpoint goes; required with `args.private_endpoint`."""
+        if args.private_endpoint and placement is None:
+            raise ValueError("BackupStorage: a private endpoint needs its placement (VNet and subnet ids)")
         super().__init__("kiva:azure:BackupStorage", name, None, opts)
         child_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         days = args.soft_delete_days
@@ -90,6 +113,17 @@ class BackupStorage(pulumi.ComponentResource):
             allow_cross_tenant_replication=False,
             enable_https_traffic_only=True,
             minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+            # Private: no public endpoint, and a firewall that denies by default and trusts no Azure
+            # service (Microsoft.Storage/storageAccounts `publicNetworkAccess`, `networkRuleSet`).
+            # Public (dev): neither is set, as before.
+            public_network_access=storage.PublicNetworkAccess.DISABLED if args.private_endpoint else None,
+            network_rule_set=(
+                storage.NetworkRuleSetArgs(
+                    default_action=storage.DefaultAction.DENY, bypass=storage.Bypass.NONE
+                )
+                if args.private_endpoint
+                else None
+            ),
             tags=ctx.tags,
             opts=pulumi.ResourceOptions.merge(child_opts, pulumi.ResourceOptions(protect=True)),
         )
@@ -129,6 +163,18 @@ class BackupStorage(pulumi.ComponentResource):
             f"{name}-db-blob-contributor", ctx, self.account.id, BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR,
             self.writer.principal_id, service_principal=True, opts=child_opts,
         )  # fmt: skip
+        self.private_access = (
+            private_endpoint(
+                name,
+                ctx,
+                resource_group_name,
+                PrivateLinkTarget(self.account.id, group_id=BLOB_GROUP_ID, dns_zone=BLOB_PRIVATE_DNS_ZONE),
+                placement,
+                child_opts,
+            )
+            if placement is not None and args.private_endpoint
+            else None
+        )
         self.destination_path = pulumi.Output.concat(
             self.account.primary_endpoints.apply(lambda e: e.blob), BACKUP_CONTAINER, "/"
         )

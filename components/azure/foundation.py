@@ -27,8 +27,10 @@ from components.azure.general_node_pool import GeneralNodePool, GeneralNodePoolA
 from components.azure.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.azure.key_vault import KeyVault, KeyVaultArgs, VaultNetwork, key_vault_store
 from components.azure.network import ClusterNetworkArgs
+from components.azure.private_endpoint import EndpointPlacement
 from components.azure.providers import azure_provider, cluster_provider
 from components.azure.rbac_propagation import RbacPropagation
+from components.azure.service_key_store import key_vault_key_store
 from components.contracts import (
     GPU_TAINT_TOLERATIONS,
     BackupEgress,
@@ -78,15 +80,22 @@ def aks_gpu_nodes(pool: GpuPool) -> GpuNodes:
     )
 
 
-def blob_backup_target(destination_path: pulumi.Output[str], client_id: pulumi.Output[str]) -> BackupTarget:
+def blob_backup_target(
+    destination_path: pulumi.Output[str], client_id: pulumi.Output[str], endpoint_cidr: str | None = None
+) -> BackupTarget:
     """Backups to a Blob container: the plugin sidecar authenticates as the database cluster's service
-    account through workload identity (the pods opt in by label, the account names the identity)."""
+    account through workload identity (the pods opt in by label, the account names the identity).
+
+    With a private endpoint (`endpoint_cidr`, the private-endpoint subnet) the account's name resolves
+    into that subnet, so the backups go there on 443 rather than to any address. The token request to
+    Entra ID (`login.microsoftonline.com`, public) is not a backup flow: it shares the instances' HTTPS
+    egress to the API server."""
     return BackupTarget(
         configuration={
             "destinationPath": destination_path,
             "azureCredentials": {"useDefaultAzureCredentials": True},
         },
-        egress=BackupEgress(port=443),
+        egress=BackupEgress(port=443, cidr=endpoint_cidr),
         pod_labels={"azure.workload.identity/use": "true"},
         service_account_annotations={"azure.workload.identity/client-id": client_id},
     )
@@ -212,11 +221,12 @@ def key_vault_args(
     )
 
 
-def backup_storage_args(settings: StackSettings) -> BackupStorageArgs:
+def backup_storage_args(settings: StackSettings, cluster: AzureCluster) -> BackupStorageArgs:
     return BackupStorageArgs(
         soft_delete_days=settings.retention.blob_soft_delete_days,
         backup_days=settings.retention.backup_days,
         zone_redundant=AZURE_REGIONS[settings.region].zones and settings.production,
+        private_endpoint=cluster.backup_private_endpoint,
     )
 
 
@@ -279,7 +289,13 @@ def build_azure_foundation(
         opts=azure_opts,
     )
     backups = BackupStorage(
-        f"{name}-backups", ctx, backup_storage_args(settings), group, aks.oidc_issuer_url, opts=azure_opts
+        f"{name}-backups",
+        ctx,
+        backup_storage_args(settings, cluster_settings),
+        group,
+        aks.oidc_issuer_url,
+        opts=azure_opts,
+        placement=EndpointPlacement(vnet_id=aks.network.vnet.id, subnet_id=aks.network.endpoint_subnet.id),
     )
     rbac_ready = RbacPropagation(f"{name}-deployer-rbac-propagation", aks.deployer_admin)
     kubernetes = cluster_provider(
@@ -289,11 +305,16 @@ def build_azure_foundation(
     return CloudFoundation(
         kubernetes=kubernetes,
         secrets=key_vault_store(vault.vault_url, ctx.tenant_id, vault.reader.client_id, frozenset(values)),
-        backup=blob_backup_target(backups.destination_path, backups.writer.client_id),
+        backup=blob_backup_target(
+            backups.destination_path,
+            backups.writer.client_id,
+            cluster_settings.network.private_endpoint_subnet_cidr if backups.private_access else None,
+        ),
         scheduling=aks_scheduling(cluster_settings),
         gpu_pools={pool.name: aks_gpu_nodes(pool) for pool in settings.gpu_pools},
         gpu_daemonset_tolerations=DAEMONSET_TOLERATIONS,
         needs_external_secrets=True,
+        service_key_store=key_vault_key_store(vault.vault, group, ctx, provider, vault.role_assignments),
         depends_on=[
             aks.deployer_admin,
             rbac_ready,
@@ -306,6 +327,8 @@ def build_azure_foundation(
             backups.role_assignment,
             backups.writer.credential,
             backups.container,
+            # Backups start with the first WAL segment: the account's name must resolve privately by then.
+            *([backups.private_access.zone_group] if backups.private_access else []),
         ],
         outputs={
             "resourceGroupName": group,

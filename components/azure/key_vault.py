@@ -20,10 +20,16 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import authorization, keyvault, network, privatedns
+from pulumi_azure_native import authorization, keyvault
 
 from components.azure.common import AzureContext, BuiltInRole, resource_prefix, role_assignment
 from components.azure.identity import FederatedIdentity
+from components.azure.private_endpoint import (
+    EndpointPlacement,
+    PrivateAccess,
+    PrivateLinkTarget,
+    private_endpoint,
+)
 from components.contracts import (
     EXTERNAL_SECRETS_NAMESPACE,
     EXTERNAL_SECRETS_SERVICE_ACCOUNT,
@@ -31,7 +37,8 @@ from components.contracts import (
     SecretName,
 )
 
-#: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud).
+#: DNS zone through which a private endpoint of a Key Vault is resolved (Azure public cloud; group id
+#: `vault`, Microsoft Learn "Azure Private Endpoint private DNS zone values").
 PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
 
 
@@ -105,7 +112,7 @@ class KeyVault(pulumi.ComponentResource):
     secrets: dict[str, keyvault.Secret]
     reader: FederatedIdentity
     role_assignments: list[authorization.RoleAssignment]
-    private_endpoint: network.PrivateEndpoint | None
+    private_access: PrivateAccess | None
     vault_url: pulumi.Output[str]
 
     def __init__(
@@ -173,8 +180,15 @@ class KeyVault(pulumi.ComponentResource):
             self.reader.principal_id, service_principal=True, opts=child_opts,
         )  # fmt: skip
         self.role_assignments = [officer, reader_role]
-        self.private_endpoint = (
-            self._private_endpoint(name, ctx, resource_group_name, network_placement, child_opts)
+        self.private_access = (
+            private_endpoint(
+                name,
+                ctx,
+                resource_group_name,
+                PrivateLinkTarget(self.vault.id, group_id="vault", dns_zone=PRIVATE_DNS_ZONE),
+                EndpointPlacement(network_placement.vnet_id, network_placement.endpoint_subnet_id),
+                child_opts,
+            )
             if args.private_endpoint
             else None
         )
@@ -197,58 +211,3 @@ class KeyVault(pulumi.ComponentResource):
         }
         self.vault_url = self.vault.properties.apply(lambda p: p.vault_uri or "")
         self.register_outputs({"vaultUrl": self.vault_url, "readerClientId": self.reader.client_id})
-
-    def _private_endpoint(
-        self,
-        name: str,
-        ctx: AzureContext,
-        resource_group_name: pulumi.Input[str],
-        placement: VaultNetwork,
-        opts: pulumi.ResourceOptions,
-    ) -> network.PrivateEndpoint:
-        """Private endpoint in the endpoint subnet, resolvable from the VNet through a private DNS zone."""
-        endpoint = network.PrivateEndpoint(
-            f"{name}-endpoint",
-            private_endpoint_name=f"{resource_prefix(name)}-pe",
-            resource_group_name=resource_group_name,
-            location=ctx.location,
-            subnet=network.SubnetArgs(id=placement.endpoint_subnet_id),
-            private_link_service_connections=[
-                network.PrivateLinkServiceConnectionArgs(
-                    name="vault", private_link_service_id=self.vault.id, group_ids=["vault"]
-                )
-            ],
-            tags=ctx.tags,
-            opts=opts,
-        )
-        # Private DNS zones are global resources by definition: Azure accepts no other location.
-        zone = privatedns.PrivateZone(
-            f"{name}-dns",
-            private_zone_name=PRIVATE_DNS_ZONE,
-            resource_group_name=resource_group_name,
-            location="global",
-            tags=ctx.tags,
-            opts=opts,
-        )
-        privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            virtual_network_link_name=f"{resource_prefix(name)}-vnet",
-            private_zone_name=zone.name,
-            resource_group_name=resource_group_name,
-            location="global",
-            virtual_network=privatedns.SubResourceArgs(id=placement.vnet_id),
-            registration_enabled=False,
-            tags=ctx.tags,
-            opts=opts,
-        )
-        network.PrivateDnsZoneGroup(
-            f"{name}-dns-group",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=endpoint.name,
-            resource_group_name=resource_group_name,
-            private_dns_zone_configs=[
-                network.PrivateDnsZoneConfigArgs(name="vault", private_dns_zone_id=zone.id)
-            ],
-            opts=opts,
-        )
-        return endpoint

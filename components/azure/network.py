@@ -1,8 +1,8 @@
 """The cluster's virtual network: one subnet for nodes, one for private endpoints.
 
 With Azure CNI overlay pods take addresses from `podCidr`, not from the VNet, so the node subnet only
-needs room for nodes. Private endpoints (Key Vault in prod) get their own subnet so that network
-policies for endpoints can be managed separately from the nodes.
+needs room for nodes. Private endpoints (Key Vault and backup storage in prod) get their own subnet so
+that network policies for endpoints can be managed separately from the nodes.
 
 The node subnet carries a `Microsoft.KeyVault` service endpoint: pod traffic to the vault's public
 endpoint then leaves with the subnet as its source, which the vault firewall admits by a virtual

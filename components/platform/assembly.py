@@ -27,6 +27,8 @@ from components.platform.database_names import (
 from components.platform.gateway import GatewayArgs
 from components.platform.model_server import STARTUP_FAILURES, STARTUP_PERIOD, ModelServerArgs
 from components.platform.monitoring.alerts import alert_args
+from components.platform.monitoring.egress import MonitoringEgress, ScrapeTarget, monitoring_scrape_targets
+from components.platform.monitoring.gpu_metrics import GpuMetricsArgs
 from components.platform.monitoring.logs import LogsArgs
 from components.platform.monitoring.stack import MonitoringStackArgs
 from components.platform.monitoring.values import MonitoringArgs, Receiver
@@ -38,6 +40,7 @@ from components.platform.redis import RedisArgs, gateway_redis_env
 from components.platform.secrets import SecretsArgs, SecretSpec, provider_env
 from components.platform.teams import KeySpec, TeamsArgs, TeamSpec
 from infra.settings import StackSettings
+from infra.settings.ingress_metrics import IngressMetrics, ingress_metrics_target
 from infra.settings.monitoring import DEFAULT_MONITORING_NAMESPACE
 from infra.settings.redis import redis_enabled, redis_replicas
 from infra.settings.secrets_table import (
@@ -259,6 +262,8 @@ def gateway_args(settings: StackSettings, redis: RedisArgs | None = None) -> Gat
         max_replicas=gateway.max_replicas,
         ingress=gateway.ingress,
         redis_env=tuple(gateway_redis_env(redis).items()) if redis is not None else (),
+        log_level=gateway.log_level,
+        access_log=gateway.access_log,
     )
 
 
@@ -288,7 +293,22 @@ def network_policies_args(settings: StackSettings, foundation: CloudFoundation) 
 NODE_EXPORTER_NAMESPACE = "kiva-node-exporter"
 
 
-def monitoring_args(settings: StackSettings) -> MonitoringStackArgs | None:
+def gpu_metrics_args(settings: StackSettings, foundation: CloudFoundation) -> GpuMetricsArgs | None:
+    """The DCGM exporter for the device-plugin pools, with monitoring on and at least one such pool (the
+    GPU operator's pools get theirs from the operator)."""
+    pools = _pools_with(settings, foundation, "device-plugin")
+    if not settings.monitoring.enabled or not pools:
+        return None
+    return GpuMetricsArgs(
+        pools=pools,
+        tolerations=foundation.gpu_daemonset_tolerations,
+        prometheus_namespace=settings.monitoring.prometheus_namespace,
+        prometheus_pods=settings.monitoring.install,
+        runtime_class=_device_plugin_runtime_class(settings, foundation),
+    )
+
+
+def monitoring_args(settings: StackSettings, foundation: CloudFoundation) -> MonitoringStackArgs | None:
     """The monitoring stack where `kiva:monitoring.enabled`; its release only where the stack installs it."""
     monitoring = settings.monitoring
     if not monitoring.enabled:
@@ -315,9 +335,42 @@ def monitoring_args(settings: StackSettings) -> MonitoringStackArgs | None:
             model_startup_seconds=STARTUP_PERIOD * STARTUP_FAILURES,
             model_servers=bool(settings.models),
             gpus=bool(_nvidia_pools(settings)),
-            # cnpg_kiva_spend_logs_oldest_age_seconds needs the custom query and its grant (spend_log_query.py).
-            spend_log_age=False,
+            # cnpg_kiva_spend_logs_oldest_age_seconds: the custom query (database.py wires it) and its grant
+            # (spend_log_grant.py) exist exactly where the database is monitored, i.e. here.
+            spend_log_age=settings.monitoring.enabled,
         ),
+        gpu_metrics=gpu_metrics_args(settings, foundation),
+        egress=monitoring_egress_args(settings, foundation),
+        ingress=_ingress_metrics(settings),
+    )
+
+
+def _ingress_metrics(settings: StackSettings) -> IngressMetrics | None:
+    return ingress_metrics_target(settings.monitoring.ingress_metrics, settings.gateway.ingress)
+
+
+def monitoring_egress_args(settings: StackSettings, foundation: CloudFoundation) -> MonitoringEgress:
+    """What leaves the monitoring namespace: the namespaces whose pods the stack's monitors select, with
+    their ports, and the log backend Grafana reads (`monitoring/egress.py`)."""
+    operators = operators_args(settings, foundation)
+    ingress = _ingress_metrics(settings)
+    logs = settings.monitoring.logs
+    return MonitoringEgress(
+        scrape_targets=monitoring_scrape_targets(
+            models=bool(settings.models),
+            pooled=settings.database.pooler.enabled,
+            cloudnative_pg=operators.cloudnative_pg,
+            cert_manager=operators.cert_manager,
+            external_secrets=operators.external_secrets,
+            gpu_operator=bool(operators.gpu_operator_pools),
+            gpu_metrics=gpu_metrics_args(settings, foundation) is not None,
+            ingress=(
+                ScrapeTarget(ingress.namespace, (ingress.port,), tuple(sorted(ingress.pod_labels.items())))
+                if ingress is not None
+                else None
+            ),
+        ),
+        log_backend=str(logs.url) if logs.backend == "external" and logs.url is not None else None,
     )
 
 
@@ -359,6 +412,7 @@ def teams_args(settings: StackSettings, foundation: CloudFoundation) -> TeamsArg
             )
             for team in settings.teams
         ),
+        key_store=foundation.service_key_store,
     )
 
 
@@ -375,7 +429,7 @@ def platform_args(settings: StackSettings, foundation: CloudFoundation) -> Platf
         gateway=gateway_args(settings, redis),
         redis=redis,
         network_policies=network_policies_args(settings, foundation),
-        monitoring=monitoring_args(settings),
+        monitoring=monitoring_args(settings, foundation),
         logs=logs_args(settings),
         teams=teams_args(settings, foundation),
         served_models=(

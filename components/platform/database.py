@@ -13,10 +13,13 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, BackupTarget, Scheduling
 from components.platform.common import DATABASE_SECRET, child_opts, labels
 from components.platform.database_names import DATABASE_NAME, DATABASE_OWNER, POOLER_NAME
+from components.platform.monitoring.spend_log_query import CONFIG_MAP_KEY, spend_log_queries
+from components.platform.spend_log_grant import cron_job as spend_log_grant_cron_job
 from infra import versions
 from infra.settings.workloads import Resources
 
@@ -24,6 +27,12 @@ BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 OBJECT_STORE_NAME = f"{DATABASE_CLUSTER_NAME}-backups"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
+#: The ConfigMap of KIVA's custom queries (`Cluster.spec.monitoring.customQueriesConfigMap`).
+CUSTOM_QUERIES_CONFIG_MAP = f"{DATABASE_CLUSTER_NAME}-monitoring"
+#: CloudNativePG 1.30 watches only ConfigMaps and Secrets that carry this label (any value; the operator
+#: sets "true" on its own), so an edit reaches the instances without `kubectl cnpg reload`
+#: (docs/src/monitoring.md "User defined metrics"; `hasReloadLabelSet`, internal/controller/cluster_predicates.go).
+RELOAD_LABEL = "cnpg.io/reload"
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ class DatabaseArgs:
     wal_storage: Volume | None = None
     pooler: PoolerArgs | None = None
     monitoring: bool = False
-    """A PodMonitor scrapes the instances."""
+    """A PodMonitor scrapes the instances, whose exporter also runs KIVA's custom query
+    (`monitoring/spend_log_query.py`), and a CronJob grants it the column it reads (`spend_log_grant.py`)."""
 
 
 def retention_policy(args: DatabaseArgs) -> str:
@@ -134,6 +144,11 @@ def affinity(args: DatabaseArgs) -> dict[str, Any]:
     }
 
 
+def custom_queries_data() -> dict[str, str]:
+    """The ConfigMap's data: the custom-queries document under `CONFIG_MAP_KEY`."""
+    return {CONFIG_MAP_KEY: yaml.safe_dump(spend_log_queries(), sort_keys=False)}
+
+
 def cluster_spec(args: DatabaseArgs) -> dict[str, Any]:
     """The `Cluster` spec (postgresql.cnpg.io/v1)."""
     database = args
@@ -180,6 +195,12 @@ def cluster_spec(args: DatabaseArgs) -> dict[str, Any]:
     }
     if database.wal_storage is not None:
         spec["walStorage"] = _storage(database.wal_storage)
+    if database.monitoring:
+        # A list of ConfigMap key selectors, each in the Cluster's namespace (CRD `ConfigMapKeySelector`:
+        # `name` and `key` required, ../shared/schemas/crds/postgresql.cnpg.io_clusters.yaml).
+        spec["monitoring"] = {
+            "customQueriesConfigMap": [{"name": CUSTOM_QUERIES_CONFIG_MAP, "key": CONFIG_MAP_KEY}]
+        }
     # The plugin sidecar may authenticate to the store as the cluster's pods or service account.
     spec["inheritedMetadata"]["labels"] |= args.backup.pod_labels
     if args.backup.service_account_annotations:
@@ -201,6 +222,8 @@ def cluster_spec(args: DatabaseArgs) -> dict[str, Any]:
 class Database(pulumi.ComponentResource):
     """CloudNativePG `Cluster`, its `ObjectStore` and `ScheduledBackup`, a `Pooler` and a `PodMonitor`.
 
+    With monitoring, also the ConfigMap of KIVA's custom query and the CronJob granting it its column.
+
     The cluster is protected: `pulumi destroy` stops at it unless someone unprotects it on purpose.
     """
 
@@ -210,6 +233,8 @@ class Database(pulumi.ComponentResource):
     pooler: k8s.apiextensions.CustomResource | None
     pod_monitor: k8s.apiextensions.CustomResource | None
     endpoint_ca: k8s.core.v1.Secret | None
+    custom_queries: k8s.core.v1.ConfigMap | None
+    spend_log_grant: k8s.batch.v1.CronJob | None
 
     def __init__(
         self,
@@ -245,13 +270,27 @@ class Database(pulumi.ComponentResource):
             },
             opts=child_opts(self, depends_on=store_after),
         )
+        self.custom_queries = None
+        if args.monitoring:
+            queries_labels = labels("postgresql", "monitoring") | {RELOAD_LABEL: "true"}
+            self.custom_queries = k8s.core.v1.ConfigMap(
+                f"{name}-custom-queries",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=CUSTOM_QUERIES_CONFIG_MAP, namespace=PLATFORM_NAMESPACE, labels=queries_labels
+                ),
+                data=custom_queries_data(),
+                opts=child_opts(self, depends_on=secrets),
+            )
+        cluster_after = [*operators, *secrets, self.object_store]
+        if self.custom_queries is not None:
+            cluster_after.append(self.custom_queries)
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
             metadata=metadata(DATABASE_CLUSTER_NAME, "database"),
             spec=cluster_spec(args),
-            opts=child_opts(self, depends_on=[*operators, *secrets, self.object_store], protect=True),
+            opts=child_opts(self, depends_on=cluster_after, protect=True),
         )
         self.scheduled_backup = k8s.apiextensions.CustomResource(
             f"{name}-scheduled-backup",
@@ -303,5 +342,13 @@ class Database(pulumi.ComponentResource):
                     "podMetricsEndpoints": [{"port": "metrics"}],
                 },
                 opts=child_opts(self, depends_on=[self.cluster]),
+            )
+        self.spend_log_grant = None
+        if args.monitoring:
+            self.spend_log_grant = spend_log_grant_cron_job(
+                f"{name}-spend-log-grant",
+                versions.POSTGRES_IMAGES[args.postgres_major],
+                parent=self,
+                depends_on=[self.cluster],
             )
         self.register_outputs({"cluster": DATABASE_CLUSTER_NAME})

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import PLATFORM_NAMESPACE
-from components.platform import gateway_config
+from components.platform import gateway_config, gateway_logging
 from components.platform.common import (
     GATEWAY_SECRET,
     child_opts,
@@ -47,6 +47,13 @@ PORT = 4000
 UID = 10001
 CONFIG_DIR = "/etc/litellm"
 MIGRATION_DIR = "/var/lib/litellm/migrations"
+#: uvicorn's idle keep-alive (`--keepalive_timeout`, LiteLLM 1.90.6 proxy/proxy_cli.py passes it as
+#: `timeout_keep_alive`; uvicorn's default is 5 s). ingress-nginx keeps idle upstream connections for
+#: 60 s (`UpstreamKeepaliveTimeout: 60`, internal/ingress/controller/config/config.go): with uvicorn
+#: closing first, NGINX can send a request on a connection uvicorn is closing and answer 502 (a POST is
+#: not retried). Longer than NGINX's, so NGINX closes idle connections, and reused connections save the
+#: TCP set-up per request.
+KEEPALIVE_SECONDS = 75
 #: Names the ingress controller's namespace on the Ingress, for the day-one network check.
 CONTROLLER_NAMESPACE_ANNOTATION = "kiva.platform/controller-namespace"
 
@@ -80,6 +87,15 @@ class GatewayArgs:
     """Publishes the gateway through an ingress controller with TLS; `None`: in-cluster only."""
     redis_env: tuple[tuple[str, str], ...] = ()
     """Where the gateway's Redis is (`redis.gateway_redis_env`); empty: no Redis."""
+    log_level: str = "WARNING"
+    """`LITELLM_LOG` and uvicorn's level (`kiva:gateway.logLevel`; never DEBUG, see gateway_logging)."""
+    access_log: bool = False
+    """uvicorn's per-request access log (`kiva:gateway.accessLog`)."""
+
+    @property
+    def log_config_json(self) -> str:
+        """uvicorn's logging config, the ConfigMap's `log_config.json` (`gateway_logging`)."""
+        return gateway_logging.render_log_config(self.log_level, self.access_log)
 
 
 def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
@@ -91,7 +107,8 @@ def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
         *(env_from_secret(name, GATEWAY_SECRET, name) for name in args.provider_envs),
         *_redis_env(args),
         env("LITELLM_MODE", "PRODUCTION"),
-        env("LITELLM_LOG", "INFO"),
+        # LiteLLM's own loggers; uvicorn's follow `--log_config` (components/platform/gateway_logging.py).
+        env("LITELLM_LOG", args.log_level),
         env("JSON_LOGS", "True"),
         # Without it 1.90.6 logs "migration failed but continuing startup" and serves anyway.
         env("ENFORCE_PRISMA_MIGRATION_CHECK", "true"),
@@ -132,6 +149,10 @@ def pod_spec(args: GatewayArgs, service_account: str) -> k8s.core.v1.PodSpecArgs
             str(PORT),
             "--num_workers",
             str(args.workers),
+            "--log_config",
+            f"{CONFIG_DIR}/{gateway_logging.LOG_CONFIG_FILE}",
+            "--keepalive_timeout",
+            str(KEEPALIVE_SECONDS),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
         env=gateway_env(args),
@@ -205,10 +226,11 @@ class Gateway(pulumi.ComponentResource):
             )
 
         rendered = args.config_yaml
+        log_config = args.log_config_json
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata("-config"),
-            data={"config.yaml": rendered},
+            data={"config.yaml": rendered, gateway_logging.LOG_CONFIG_FILE: log_config},
             opts=child_opts(self, depends_on=depends_on),
         )
         account = k8s.core.v1.ServiceAccount(
@@ -233,7 +255,7 @@ class Gateway(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=meta_labels,
-                        annotations={"checksum/config": gateway_config.checksum(rendered)},
+                        annotations={"checksum/config": gateway_config.checksum(rendered, log_config)},
                     ),
                     spec=pod_spec(args, RESOURCE_NAME),
                 ),

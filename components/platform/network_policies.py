@@ -7,7 +7,8 @@ among themselves; database -> Kubernetes API and the backup store; CloudNativePG
 themselves under Sentinel); model
 servers -> HTTPS for the Hugging Face download (unless `offline`); with monitoring, Prometheus -> the model
 servers (8000), the gateway (4000), the database instances (9187) and the pooler (9127), from Prometheus's
-pods in its namespace only.
+pods in its namespace only; with monitoring, too, the spend-log grant CronJob's pods -> the database
+instances (5432; `spend_log_grant.py`, which exists exactly when the database is monitored).
 Plain NetworkPolicy cannot name hosts, so "the internet" means every address outside the private ranges.
 """
 
@@ -32,6 +33,7 @@ from components.platform.redis import COMPONENT as REDIS_COMPONENT
 from components.platform.redis import NAME as REDIS_NAME
 from components.platform.redis import PORT as REDIS_PORT
 from components.platform.redis import SENTINEL_PORT
+from components.platform.spend_log_grant import POD_LABELS as SPEND_LOG_GRANT_PODS
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 DATABASE_PODS = {"cnpg.io/cluster": DATABASE_CLUSTER_NAME, "cnpg.io/podRole": "instance"}
@@ -122,7 +124,8 @@ class NetworkPoliciesArgs:
     external_providers: bool = False
     """The gateway calls external model providers over HTTPS."""
     monitoring: bool = False
-    """Prometheus scrapes the model servers, the gateway, the database and the pooler."""
+    """Prometheus scrapes the model servers, the gateway, the database and the pooler; and the spend-log
+    grant CronJob (created with the database's monitoring, from the same setting) reaches the database."""
     prometheus_namespace: str = "kiva-monitoring"
     """Where Prometheus runs (the stack's `kiva-monitoring`, or the cluster's own)."""
     prometheus_pods: bool = True
@@ -147,9 +150,12 @@ def backup_port(egress: BackupEgress) -> int:
 
 
 def backup_peer(egress: BackupEgress) -> Peer:
-    """Where the backups go: an in-cluster store's namespace, else any address (the cloud layer says
-    which: an `ipBlock` need not match pod IPs, so an in-cluster store is named by its namespace)."""
-    return _namespace(egress.namespace) if egress.namespace is not None else _anywhere()
+    """Where the backups go: an in-cluster store's namespace, else the address range the store resolves
+    to (a private endpoint's subnet), else any address. The cloud layer says which: an `ipBlock` need not
+    match pod IPs, so an in-cluster store is named by its namespace."""
+    if egress.namespace is not None:
+        return _namespace(egress.namespace)
+    return Peer(ip_block=net.IPBlockArgs(cidr=egress.cidr)) if egress.cidr is not None else _anywhere()
 
 
 def _scrapes(args: NetworkPoliciesArgs, port: int) -> list[net.NetworkPolicyIngressRuleArgs]:
@@ -180,6 +186,9 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
         _in([Peer(pod_selector=_job_pods())], _ports(POSTGRES)),
     ]
     database_ingress += _scrapes(args, METRICS)
+    if args.monitoring:
+        # The spend-log grant connects to the primary through the `-rw` Service, never the pooler.
+        database_ingress.append(_in([_pods(SPEND_LOG_GRANT_PODS)], _ports(POSTGRES)))
     specs = {
         "default-deny": net.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
@@ -228,6 +237,10 @@ def policies(args: NetworkPoliciesArgs) -> dict[str, net.NetworkPolicySpecArgs]:
         policy_types=["Egress"],
         egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES)), _out([_anywhere()], _ports(443, 6443))],
     )
+    if args.monitoring:
+        specs["spend-log-grant"] = _spec(
+            SPEND_LOG_GRANT_PODS, egress=[_out([_pods(DATABASE_PODS)], _ports(POSTGRES))]
+        )
     if args.model_download:
         # Weights come from the Hugging Face Hub over HTTPS, unless the model is `offline`.
         specs["model-download"] = _spec(

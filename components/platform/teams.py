@@ -15,7 +15,8 @@ with the master key as bearer token, against the endpoints of LiteLLM 1.90.6 (in
 
 Every `diff` reads the live object, so that `pulumi preview` shows drift (a budget changed in the UI) as
 an update; a team or key deleted on the gateway is replaced. A key's value exists only in the `key`
-output, a Pulumi secret, from which the platform writes a Kubernetes Secret; an update never regenerates it.
+output, a Pulumi secret, which the platform delivers into the cloud's secret manager (the contract's
+`service_key_store`, Key Vault on Azure) or else a Kubernetes Secret; an update never regenerates it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components.contracts import PLATFORM_NAMESPACE
+from components.contracts import PLATFORM_NAMESPACE, ServiceKeyStore
 from components.platform.common import child_opts
 
 #: Prefix of the team ids the stack owns on the gateway (`team_id` = prefix + alias).
@@ -239,18 +240,21 @@ class TeamsArgs:
     master_key: pulumi.Input[str]
     """The gateway's master key (a Pulumi secret), the bearer token of every management call."""
     teams: tuple[TeamSpec, ...]
+    key_store: ServiceKeyStore | None = None
+    """Where the keys go: the cloud's secret manager, or `None` for Kubernetes Secrets."""
 
 
 def key_secret_name(team: str, key: str) -> str:
-    """The Kubernetes Secret (platform namespace) that holds a service key, under `api-key`."""
+    """The secret that holds a service key: in the secret manager, or a Kubernetes Secret (platform
+    namespace) with the value under `api-key`."""
     return f"kiva-key-{team}-{key}"
 
 
 class GatewayTeams(pulumi.ComponentResource):
-    """Every configured team and service key on the gateway, each key delivered as a Kubernetes Secret.
+    """Every configured team and service key on the gateway, each key delivered as a secret.
 
-    The keys go into Kubernetes Secrets in the platform namespace on every cloud, Azure included: the
-    contract's Key Vault is read by External Secrets, and the platform layer holds no write access to it.
+    Keys go where the cloud layer can write them (`TeamsArgs.key_store`: Key Vault on Azure), else into
+    Kubernetes Secrets in the platform namespace; never into a ConfigMap, an output or a log.
     """
 
     def __init__(
@@ -298,15 +302,24 @@ class GatewayTeams(pulumi.ComponentResource):
                 )
                 self.keys[f"{team.alias}/{key.name}"] = gateway_key
                 api_key: pulumi.Output[str] = pulumi.Output.secret(gateway_key.key)
-                k8s.core.v1.Secret(
-                    f"{name}-{team.alias}-{key.name}-secret",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=key_secret_name(team.alias, key.name),
-                        namespace=PLATFORM_NAMESPACE,
-                        labels={"app.kubernetes.io/managed-by": "pulumi", "kiva.platform/team": team.alias},
-                    ),
-                    type="Opaque",
-                    string_data={"api-key": api_key},
-                    opts=child_opts(self),
-                )
+                self._deliver(f"{name}-{team.alias}-{key.name}-secret", team.alias, key.name, api_key, args)
         self.register_outputs({"teams": sorted(self.teams)})
+
+    def _deliver(
+        self, resource_name: str, team: str, key: str, api_key: pulumi.Output[str], args: TeamsArgs
+    ) -> None:
+        secret_name = key_secret_name(team, key)
+        if args.key_store is not None:
+            args.key_store.write(resource_name, secret_name, api_key, child_opts(self))
+            return
+        k8s.core.v1.Secret(
+            resource_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=secret_name,
+                namespace=PLATFORM_NAMESPACE,
+                labels={"app.kubernetes.io/managed-by": "pulumi", "kiva.platform/team": team},
+            ),
+            type="Opaque",
+            string_data={"api-key": api_key},
+            opts=child_opts(self),
+        )

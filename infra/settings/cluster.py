@@ -138,6 +138,14 @@ class KeyVaultAccess(KivaModel):
         return self
 
 
+class BackupStorageAccess(KivaModel):
+    """Network access to the database's backup storage account."""
+
+    private_endpoint: bool | None = None
+    """Close the account to public networks (`publicNetworkAccess: Disabled`, firewall default deny) and
+    reach it through a private endpoint. Default: as `keyVault.privateEndpoint` (on in prod)."""
+
+
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 ObjectId = Annotated[str, Field(pattern=_GUID)]
 """An Entra ID object id (a GUID)."""
@@ -228,8 +236,16 @@ class AzureCluster(KivaModel):
     """Weekly window for automatic patch and node-image upgrades."""
     key_vault: KeyVaultAccess = KeyVaultAccess()
     """Network access to the Key Vault."""
+    backup_storage: BackupStorageAccess = BackupStorageAccess()
+    """Network access to the backup storage account."""
     storage_class: str = "managed-csi-premium"
     """Storage class for the database and model caches."""
+
+    @property
+    def backup_private_endpoint(self) -> bool:
+        """Whether the backup storage account is private: its own switch, else the Key Vault's."""
+        own = self.backup_storage.private_endpoint
+        return self.key_vault.private_endpoint if own is None else own
 
     @property
     def general_zones(self) -> list[str]:

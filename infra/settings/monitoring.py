@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import Field, HttpUrl, model_validator
 
 from infra.settings.base import DnsLabel, KivaModel, Quantity, quantity_to_gib
+from infra.settings.ingress_metrics import IngressMetrics
 from infra.settings.logs import Logs, check_logs
 
 #: The CRDs the platform's monitoring objects need (PodMonitors of the model servers, the gateway and
@@ -131,6 +132,11 @@ class Monitoring(KivaModel):
     """Alert receivers outside the cluster (none by default)."""
     logs: Logs = Logs()
     """Log backend Grafana reads (none by default), its retention, and IP anonymisation."""
+    ingress_metrics: IngressMetrics | None = None
+    """The ingress controller's metrics endpoint, scraped by a PodMonitor. On Azure the AKS application
+    routing controller (`app-routing-system`, pods `app: nginx`, port 10254, `/metrics`) is scraped without
+    it; an existing cluster's controller only when declared, e.g. `{namespace: kube-system, podLabels:
+    {app.kubernetes.io/name: traefik}, port: 9100, path: /metrics}`."""
 
     @property
     def prometheus_namespace(self) -> str:

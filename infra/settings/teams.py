@@ -24,7 +24,8 @@ BudgetDuration = Annotated[str, Field(pattern=BUDGET_DURATION_PATTERN, examples=
 
 
 class ServiceKey(KivaModel):
-    """One service's API key in a team: created once, delivered as a Kubernetes Secret, never shown."""
+    """One service's API key in a team: created once, delivered as a secret (Key Vault on Azure, else a
+    Kubernetes Secret), never shown."""
 
     name: DnsLabel
     """The service, e.g. `bescheid-assistent`; the key's alias on the gateway is `<team>/<name>`."""

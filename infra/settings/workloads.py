@@ -137,6 +137,13 @@ class Ingress(KivaModel):
         return self.controller_namespace or AKS_APP_ROUTING_NAMESPACE
 
 
+#: LiteLLM's levels that log no request body (`LITELLM_LOG`; litellm/_logging.py reads it with
+#: `getattr(logging, level.upper())`, so any case works).
+GatewayLogLevel = Literal["INFO", "WARNING", "ERROR"]
+#: Levels at which LiteLLM 1.90.6 logs request and response bodies (kiva-observability-no-prompt-logging).
+PROMPT_LOGGING_LEVELS = ("DEBUG", "NOTSET", "TRACE")
+
+
 class Gateway(KivaModel):
     """The LiteLLM gateway: the platform's OpenAI-compatible endpoint."""
 
@@ -158,6 +165,22 @@ class Gateway(KivaModel):
     """Redis (Valkey) shared by the replicas: rate limits, budgets, router state, optional response cache."""
     router: Router = Router()
     """LiteLLM's routing strategy, retries, timeout and fallbacks between models."""
+    log_level: GatewayLogLevel = "WARNING"
+    """Level of LiteLLM's and uvicorn's logs (`LITELLM_LOG`): `WARNING` (default) keeps errors and warnings; `INFO` adds three LiteLLM lines per request, up to about 10 % more gateway CPU (docs/performance.md); `ERROR` keeps errors only. `DEBUG` is refused: it logs request bodies, prompts included. The record of every request is the spend logs in PostgreSQL."""
+    access_log: bool = False
+    """One JSON line per HTTP request from uvicorn (client address, method, path, status; no body), at any `logLevel`."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _no_debug_logging(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.upper() in PROMPT_LOGGING_LEVELS:
+            raise ValueError(
+                f"{value!r} logs request bodies, prompts included (LiteLLM logs them at DEBUG); "
+                "use INFO, e.g. logLevel: INFO"
+            )
+        return value.upper()
 
     @model_validator(mode="after")
     def _min_le_max(self) -> Gateway:

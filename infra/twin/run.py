@@ -579,6 +579,58 @@ def _judge(
         for ref in state.unsatisfied:
             report.unsettled.append(Problem(ref, "its controller had not created all its pods"))
     _coverage(report, state, twin_nodes, releases)
+    _gpu_metrics_coverage(report, state, twin_nodes)
+
+
+#: The DCGM exporter's pods (chart dcgm-exporter 4.6.0 `selectorLabels`; monitoring/gpu_metrics.py).
+DCGM_EXPORTER_NAME = "dcgm-exporter"
+
+
+def _term_admits(term: Mapping[str, Any], node_labels: Mapping[str, str]) -> bool:
+    """A `nodeSelectorTerm`'s label expressions against a node's labels (`In`, `NotIn`, `Exists`, `DoesNotExist`)."""
+    for expression in term.get("matchExpressions") or []:
+        key, operator = expression.get("key"), expression.get("operator")
+        values = expression.get("values") or []
+        checks = {
+            "In": key in node_labels and node_labels[key] in values,
+            "NotIn": key not in node_labels or node_labels[key] not in values,
+            "Exists": key in node_labels,
+            "DoesNotExist": key not in node_labels,
+        }
+        if not checks.get(operator, True):
+            return False
+    return True
+
+
+def _gpu_metrics_coverage(report: TwinReport, state: ClusterState, twin_nodes: list[nodes.TwinNode]) -> None:
+    """Every GPU node that the DCGM exporter's DaemonSet selects (its nodeSelector and required node affinity)
+    runs an exporter pod: where the scheduler refused one, those GPUs have no metrics."""
+    sets = [
+        d
+        for d in state.daemonsets
+        if ((d.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name") == DCGM_EXPORTER_NAME
+    ]
+    bound = {(p.owner, p.node) for p in state.pods if p.node}
+    for daemonset in sets:
+        ref = f"DaemonSet {daemonset['metadata']['namespace']}/{daemonset['metadata']['name']}"
+        spec = daemonset["spec"]["template"]["spec"]
+        selector = spec.get("nodeSelector") or {}
+        required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ) or {}
+        terms = required.get("nodeSelectorTerms") or [{}]
+        for node in twin_nodes:
+            selected = all(node.labels.get(k) == v for k, v in selector.items()) and any(
+                _term_admits(term, node.labels) for term in terms
+            )
+            if node.gpus and selected and (ref, node.name) not in bound:
+                report.uncovered.append(
+                    Problem(
+                        f"{ref} on node {node.name} ({node.pool})",
+                        "no DCGM exporter pod is bound there (its tolerations do not admit the node's taints "
+                        f"{[t['key'] for t in node.taints]}), so the node's GPUs have no metrics",
+                    )
+                )
 
 
 def _coverage(

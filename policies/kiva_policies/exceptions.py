@@ -35,6 +35,18 @@ EXAMPLES = {
     "expires": "2027-03-31",
 }
 ACTIVE, EXPIRED, INVALID = "active", "expired", "invalid"
+#: `policies/exceptions/<stack>.yaml`: the reviewed exceptions of a stack. Defined here, not in the runner,
+#: so that the engine wrapper (`engine_exceptions`, a policy module) finds the same file without importing
+#: a consumer of the pack.
+EXCEPTIONS_DIR = Path(__file__).resolve().parent.parent / "exceptions"
+
+
+def exceptions_path(stack: str | None, explicit: Path | None, directory: Path | None = None) -> Path | None:
+    """`explicit` when given, else `<directory>/<stack>.yaml` (default `EXCEPTIONS_DIR`) when it exists."""
+    if explicit is not None:
+        return explicit
+    candidate = (directory or EXCEPTIONS_DIR) / f"{stack}.yaml" if stack else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 class ExceptionsFileError(ValueError):
@@ -215,11 +227,13 @@ def load_exceptions(path: Path, today: date, known: Collection[str] | None = Non
 
 
 __all__ = [
+    "EXCEPTIONS_DIR",
     "MAX_DAYS",
     "ExceptionEntry",
     "ExceptionSet",
     "ExceptionsFileError",
     "PolicyException",
+    "exceptions_path",
     "load_exceptions",
     "parse_exceptions",
 ]

@@ -4,8 +4,7 @@ azure-native `storage:StorageAccount.minimumTlsVersion` (`TLS1_0`, `TLS1_1`, `TL
 unset value means the service default, which older accounts keep at TLS 1.0, so it must be explicit
 (Microsoft.Storage/storageAccounts API 2023-05-01, `MinimumTlsVersion`).
 
-Public network access of the backup account is not checked here: the database pods reach it over its
-public endpoint (no private endpoint or storage firewall yet), so prod cannot comply today.
+Public network access is `kiva-hardening-storage-account-public-access-disabled`.
 """
 
 from __future__ import annotations

@@ -349,6 +349,14 @@ _ENTRIES = [
         gdpr=("32",),
     ),
     _m(
+        "kiva-hardening-storage-account-public-access-disabled",
+        "high",
+        "A backup account reachable from public networks exposes the database's backups to the whole internet.",
+        app=("APP.4.4.A5", "APP.4.4.A12"),
+        c5=("KOS-01",),
+        gdpr=("32",),
+    ),
+    _m(
         "kiva-hardening-storage-account-tls12",
         "high",
         "TLS below 1.2 lets backups and logs travel over broken transport encryption.",
@@ -387,6 +395,15 @@ _ENTRIES = [
         "Tokens in environment variables leak through process listings, crash dumps and child processes.",
         sys=("SYS.1.6.A8",),
         c5=("KRY-04",),
+        gdpr=("32",),
+    ),
+    _m(
+        "kiva-images-pinned-by-digest",
+        "medium",
+        "A tag can be moved to other content; only a digest makes the reviewed plan what the cluster pulls.",
+        app=("APP.4.4.A2",),
+        sys=("SYS.1.6.A6",),
+        c5=("RB-22",),
         gdpr=("32",),
     ),
     _m(

@@ -13,6 +13,14 @@ them (GDPR Art. 5(1)(c) and 32; BSI OPS.1.1.5). What writes prompts to stdout, p
   (litellm/_logging.py: `os.getenv("LITELLM_LOG", "DEBUG")`), as do `--debug`/`--detailed_debug`
   (litellm/proxy/proxy_cli.py) and `litellm_settings.set_verbose: true`; `turn_off_message_logging: true`
   keeps messages from every logging callback (litellm/litellm_core_utils/redact_messages.py).
+  A logging config the proxy loads (`--log_config FILE`, a `logging.config.dictConfig` document that
+  uvicorn applies in every worker before LiteLLM is imported) reaches LiteLLM's loggers too: the root
+  logger or a LiteLLM logger (`LiteLLM`, `LiteLLM Proxy`, `LiteLLM Router`) below INFO there logs
+  request bodies at `LITELLM_LOG=WARNING` or `ERROR`: LiteLLM sets its loggers' level only for `INFO`
+  and `DEBUG` (`initialize`, litellm/proxy/proxy_server.py:6912-6949, run as each worker starts); at
+  other levels they follow the root logger. So a logging config in the gateway's ConfigMap
+  must not go below INFO anywhere (a level below INFO on uvicorn's loggers logs no body, but nothing
+  needs it in production either).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from kiva_policies.base import (
     containers,
     display_name,
     env_values,
+    parse_yaml,
     pod_spec,
     run_checks,
 )
@@ -48,6 +57,9 @@ VLLM_OUTPUT_LOG_FLAGS = {"--enable-log-outputs": True, "--no-enable-log-outputs"
 #: LiteLLM levels at which no request body is logged.
 LITELLM_QUIET_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
 LITELLM_DEBUG_FLAGS = ("--debug", "--detailed_debug")
+#: `logging` levels below INFO, by name and number (NOTSET on the root logger lets everything through).
+BELOW_INFO = {"NOTSET": 0, "TRACE": 5, "DEBUG": 10}
+LOG_CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def last_state(command: list[str], flags: Mapping[str, bool]) -> bool | None:
@@ -128,10 +140,52 @@ def config_problems(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _below_info(level: Any) -> bool:
+    if isinstance(level, bool):
+        return False
+    if isinstance(level, int):
+        return level < 20
+    return isinstance(level, str) and level.strip().upper() in BELOW_INFO
+
+
+def log_config_problems(key: str, document: Any) -> list[str]:
+    """Levels below INFO in a `logging.config.dictConfig` document (`version: 1`) held at `data.<key>`."""
+    if not isinstance(document, Mapping) or document.get("version") != 1:
+        return []
+    places: list[tuple[str, Any]] = []
+    root = document.get("root")
+    if isinstance(root, Mapping):
+        places.append(("root", root))
+    loggers = document.get("loggers")
+    if isinstance(loggers, Mapping):
+        places += [(f"loggers.{name}" if name else "root", entry) for name, entry in loggers.items()]
+    return [
+        f"`{key}` sets {place} to level {entry['level']} (use INFO or higher: below it LiteLLM logs request bodies)"
+        for place, entry in places
+        if isinstance(entry, Mapping) and _below_info(entry.get("level"))
+    ]
+
+
+def logging_config_problems(props: Mapping[str, Any]) -> list[str]:
+    """The logging configs (`.json`/`.yaml` files that are dictConfig documents) beside a LiteLLM config."""
+    data = props.get("data")
+    if not isinstance(data, Mapping):
+        return []
+    problems = []
+    for key, text in data.items():
+        readable = isinstance(text, str) and text != BLINDED_SECRET
+        if readable and key != "config.yaml" and str(key).endswith(LOG_CONFIG_SUFFIXES):
+            problems += log_config_problems(str(key), parse_yaml(text))
+    return problems
+
+
 def _check(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == CONFIG_MAP:
         document = litellm_config(args.props)
-        if document is not None and (problems := config_problems(document)):
+        if document is None:
+            return
+        problems = config_problems(document) + logging_config_problems(args.props)
+        if problems:
             report(f"LiteLLM config '{args.name}': " + "; ".join(problems) + ".", None)
         return
     spec = pod_spec(args.resource_type, args.props)
@@ -145,8 +199,8 @@ no_prompt_logging = ResourceValidationPolicy(
     name="kiva-observability-no-prompt-logging",
     description=(
         "Model servers (vLLM) run with request and output logging off, explicitly, and no debug logging; the "
-        "gateway (LiteLLM) runs at INFO or higher, without debug flags, with message logging off: no prompt "
-        "text reaches a log."
+        "gateway (LiteLLM) runs at INFO or higher (also in the logging config beside its config), without "
+        "debug flags, with message logging off: no prompt text reaches a log."
     ),
     validate=_check,
     enforcement_level=MANDATORY,

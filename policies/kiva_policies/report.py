@@ -220,11 +220,13 @@ def render_report(
     resources: list[PlannedResource],
     now: datetime | None = None,
     sections: Sequence[tuple[str, Sequence[str]]] = (),
+    third_party_scan: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as Markdown text.
 
     `sections` are extra (heading, lines) the caller renders, e.g. the CLI's cost estimate: the pack
-    never imports `infra`, so what it cannot compute itself is passed in as text.
+    never imports `infra`, so what it cannot compute itself is passed in as text. `third_party_scan` is
+    the checkov gate's summary (`load_scan_summary`); without it the section says how to produce it.
     """
     plain = [(r, engine_props(r.props or {})) for r in resources]
     names = {r.urn: f"{r.name} ({r.type})" for r in resources}
@@ -263,6 +265,10 @@ def render_report(
         "## BSI IT-Grundschutz APP.4.4 coverage",
         "",
         *coverage_lines(report.policies),
+        "",
+        f"## {SCAN_HEADING}",
+        "",
+        *third_party_scan_lines(third_party_scan, _stack_of(resources)),
         "",
         "## Inventory by region",
         "",
@@ -338,9 +344,116 @@ def write_report(
     resources: list[PlannedResource],
     path: Path,
     sections: Sequence[tuple[str, Sequence[str]]] = (),
+    third_party_scan: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the reviewer's Markdown report of one policy run to `path` (with the caller's `sections`)."""
-    Path(path).write_text(render_report(report, resources, sections=sections), encoding="utf-8")
+    text = render_report(report, resources, sections=sections, third_party_scan=third_party_scan)
+    Path(path).write_text(text, encoding="utf-8")
+
+
+# --- the third-party scan (checkov) ---------------------------------------------------------------------
+
+SCAN_HEADING = "Third-party scan (checkov)"
+#: How CI produces the summary (`.ci/run`); the section names it when no summary was given.
+SCAN_COMMANDS = (
+    "uv run kiva plan STACK --json plan-out/STACK.json --manifests plan-out/STACK-manifests",
+    ".venv-checkov/bin/checkov --quiet --compact --skip-download --framework kubernetes -o json "
+    "-d plan-out/STACK-manifests > plan-out/checkov-STACK.json",
+    "uv run python scripts/checkov_gate.py --accepted policies/checkov-accepted.yaml "
+    "--summary plan-out/checkov-summary.json STACK=plan-out/checkov-STACK.json",
+    "uv run kiva check plan-out/STACK.json --report REPORT.md --third-party-scan plan-out/checkov-summary.json",
+)
+_SCAN_EXAMPLE = (
+    '{"format": 1, "tool": "checkov", "version": "3.3.30", "stacks": {"prod": {...}}, "stale": []}'
+)
+
+
+class ScanSummaryError(ValueError):
+    """The third-party scan summary cannot be read; the message names the file and the key."""
+
+
+def load_scan_summary(path: Path) -> dict[str, Any]:
+    """The checkov gate's `--summary` file, checked for the keys the report reads."""
+    import json
+
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScanSummaryError(f"{path}: cannot be read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ScanSummaryError(
+            f"{path}: not JSON ({error}); write it with scripts/checkov_gate.py --summary"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != 1 or document.get("tool") != "checkov":
+        raise ScanSummaryError(
+            f"{path}: not a checkov gate summary (format 1), e.g. {_SCAN_EXAMPLE}; "
+            "write it with scripts/checkov_gate.py --summary"
+        )
+    stacks = document.get("stacks")
+    if not isinstance(stacks, dict):
+        raise ScanSummaryError(f"{path}: stacks must be an object of stack names, e.g. {_SCAN_EXAMPLE}")
+    for stack, scan in stacks.items():
+        for key in ("passed", "failed"):
+            if not isinstance(scan, dict) or not isinstance(scan.get(key), int):
+                raise ScanSummaryError(f"{path}: stacks.{stack}.{key} must be a number, e.g. 366")
+        for key in ("accepted", "new"):
+            if not isinstance(scan.get(key), list):
+                raise ScanSummaryError(f"{path}: stacks.{stack}.{key} must be a list of findings, e.g. []")
+    if not isinstance(document.get("stale", []), list):
+        raise ScanSummaryError(f"{path}: stale must be a list of entries, e.g. []")
+    return document
+
+
+def third_party_scan_lines(scan: Mapping[str, Any] | None, stack: str) -> list[str]:
+    """The checkov section: version, counts per stack, this stack's accepted and new findings, stale entries."""
+    if scan is None:
+        return [
+            "No third-party scan summary was given to this report, so checkov's view of the manifests is not "
+            "part of this evidence. CI (`.ci/run`) produces it; by hand, with STACK the stack of this report:",
+            "",
+            "```sh",
+            *SCAN_COMMANDS,
+            "```",
+        ]
+    stacks: Mapping[str, Any] = scan.get("stacks", {})
+    verdict = "PASS" if scan.get("verdict") == "pass" else "FAIL"
+    lines = [
+        f"checkov {_cell(scan.get('version'))} (pinned in `policies/checkov.lock`) on the rendered manifests; "
+        f"findings judged against `{_cell(scan.get('acceptedList'))}`. **Gate: {verdict}.**",
+        "",
+        "| Stack | Checks passed | Checks failed | Accepted | New |",
+        "|---|---|---|---|---|",
+    ]
+    for name, item in sorted(stacks.items()):
+        lines.append(
+            f"| {_cell(name)} | {item['passed']} | {item['failed']} | {len(item['accepted'])} | {len(item['new'])} |"
+        )
+    this = stacks.get(stack)
+    if this is None:
+        return [*lines, "", f"The summary has no scan of stack `{stack}`: its manifests were not scanned."]
+    lines += ["", f"Accepted findings of `{stack}` (reviewed, with their reasons):", ""]
+    if this["accepted"]:
+        lines += ["| Check | Resource | Name | Reason |", "|---|---|---|---|"]
+        lines += [
+            f"| `{_cell(f.get('check'))}` | `{_cell(f.get('resource'))}` | {_cell(f.get('name'))} | "
+            f"{_cell(f.get('reason'))} |"
+            for f in this["accepted"]
+        ]
+    else:
+        lines.append("None.")
+    lines += ["", f"New findings of `{stack}` (not accepted: the gate fails on them):", ""]
+    lines += [
+        f"- ✗ `{_cell(f.get('check'))}` on `{_cell(f.get('resource'))}`: {_cell(f.get('name'))}"
+        for f in this["new"]
+    ] or ["None."]
+    stale = scan.get("stale", [])
+    lines += [
+        "",
+        "Stale entries of the accepted list (no longer found in any scanned stack; remove them):",
+        "",
+    ]
+    lines += [f"- `{_cell(e.get('check'))}` on `{_cell(e.get('resource'))}`" for e in stale] or ["None."]
+    return lines
 
 
 # --- the README's generated policy table ----------------------------------------------------------------
@@ -410,7 +523,15 @@ def main() -> None:
         target.write_text(replace_block(target.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-__all__ = ["coverage_lines", "render_policy_table", "render_report", "write_report"]
+__all__ = [
+    "ScanSummaryError",
+    "coverage_lines",
+    "load_scan_summary",
+    "render_policy_table",
+    "render_report",
+    "third_party_scan_lines",
+    "write_report",
+]
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from kiva_policies.base import NAMESPACE, declared_location, engine_props
+from kiva_policies.exceptions import EXCEPTIONS_DIR as EXCEPTIONS_DIR
 from kiva_policies.exceptions import ExceptionSet
+from kiva_policies.exceptions import exceptions_path as exceptions_path
 from kiva_policies.metadata import EXCEPTIONS_RULE
 from kiva_policies.pack import POLICIES
 from kiva_policies.regions import (
@@ -42,16 +44,8 @@ from kiva_policies.regions import (
 
 #: `policies/config/<stack>.json`: the per-stage policy configuration, also given to `--policy-pack-config`.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-#: `policies/exceptions/<stack>.yaml`: the reviewed exceptions of a stack (`kiva_policies.exceptions`).
-EXCEPTIONS_DIR = CONFIG_DIR.parent / "exceptions"
-
-
-def exceptions_path(stack: str | None, explicit: Path | None) -> Path | None:
-    """`--exceptions FILE` when given, else `policies/exceptions/<stack>.yaml` when it exists, else `None`."""
-    if explicit is not None:
-        return explicit
-    candidate = EXCEPTIONS_DIR / f"{stack}.yaml" if stack else None
-    return candidate if candidate is not None and candidate.is_file() else None
+# `EXCEPTIONS_DIR` (`policies/exceptions/<stack>.yaml`) and `exceptions_path` (`--exceptions FILE`, else
+# the stack's file when it exists) live in `kiva_policies.exceptions`; they are re-exported here.
 
 
 _LEVELS = {level.value: level for level in EnforcementLevel}

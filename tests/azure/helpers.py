@@ -30,6 +30,13 @@ def one(plan: Plan, type_token: str) -> Registration:
     return found[0]
 
 
+def one_of(plan: Plan, type_token: str, component: str) -> Registration:
+    """The one resource of `type_token` whose parent is a component of type `component`."""
+    found = [r for r in plan.of_type(type_token) if parent_type(plan, r) == component]
+    assert len(found) == 1, f"expected one {type_token} of {component}, got {[r.name for r in found]}"
+    return found[0]
+
+
 def parent_type(plan: Plan, registration: Registration) -> str:
     return next(r.type for r in plan.resources if r.urn == registration.parent)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.azure.helpers import one
+from tests.azure.helpers import one, one_of
 
 VAULT = "azure-native:keyvault:Vault"
 SUBNET = "azure-native:network:Subnet"
@@ -28,21 +28,27 @@ def test_vault_firewall_admits_the_node_subnet(plan_of, stack):
     assert {"id": _subnet(plan, "nodes").id} in acls.get("virtualNetworkRules", [])
 
 
-def test_prod_private_endpoint_resolves_inside_the_cluster_vnet(plan_of):
+@pytest.mark.parametrize(
+    ("component", "dns_zone"),
+    [
+        ("kiva:azure:KeyVault", "privatelink.vaultcore.azure.net"),
+        ("kiva:azure:BackupStorage", "privatelink.blob.core.windows.net"),
+    ],
+)
+def test_prod_private_endpoint_resolves_inside_the_cluster_vnet(plan_of, component, dns_zone):
     plan = plan_of("prod")
     vnet = one(plan, "azure-native:network:VirtualNetwork")
-    zone = one(plan, "azure-native:privatedns:PrivateZone")
-    link = one(plan, "azure-native:privatedns:VirtualNetworkLink").inputs
+    zone = one_of(plan, "azure-native:privatedns:PrivateZone", component)
+    link = one_of(plan, "azure-native:privatedns:VirtualNetworkLink", component).inputs
     assert link["virtualNetwork"] == {"id": vnet.id}
-    assert link["privateZoneName"] == zone.inputs["privateZoneName"] == "privatelink.vaultcore.azure.net"
-    endpoint = one(plan, "azure-native:network:PrivateEndpoint").inputs
+    assert link["privateZoneName"] == zone.inputs["privateZoneName"] == dns_zone
+    endpoint = one_of(plan, "azure-native:network:PrivateEndpoint", component).inputs
     assert endpoint["subnet"]["id"] == _subnet(plan, "private-endpoints").id
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_backup_account_has_no_firewall_that_could_refuse_the_cluster(plan_of, stack):
-    # The account is reached with Entra ID tokens over its public endpoint; if a firewall is ever added,
-    # it must admit the node subnet (Microsoft.Storage service endpoint + virtual network rule).
-    account = one(plan_of(stack), "azure-native:storage:StorageAccount").inputs
-    rules = account.get("networkRuleSet")
-    assert rules is None or rules.get("defaultAction") != "Deny"
+def test_dev_backup_account_has_no_firewall_that_could_refuse_the_cluster(plan_of):
+    # Dev reaches the account with Entra ID tokens over its public endpoint; if a firewall is ever added
+    # there, it must admit the node subnet (Microsoft.Storage service endpoint + virtual network rule).
+    account = one(plan_of("dev"), "azure-native:storage:StorageAccount").inputs
+    assert "networkRuleSet" not in account
+    assert "publicNetworkAccess" not in account

@@ -168,8 +168,9 @@ def test_the_shipped_stacks_register_the_rule_after_the_release_with_their_sched
     assert _errors(rule) == []
     alerts = _rules(rule["spec"]["groups"])
     assert alerts["DatabaseBackupTooOld"]["expr"].endswith("> 93600")
-    # no spend-log alert until the custom query and its grant are wired (spend_log_query.py)
-    assert "SpendLogCleanupBehind" not in alerts
+    # with monitoring the custom query and its grant are wired (database.py, spend_log_grant.py):
+    # dev keeps spend logs 30 days (`kiva:retention.spendLogsDays`), plus the 2 days of slack
+    assert alerts["SpendLogCleanupBehind"]["expr"].endswith("> 2764800")
     (resource,) = [
         r for r in plan.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
     ]

@@ -141,7 +141,8 @@ def test_last_flag_wins() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_shipped_model_servers_and_gateway_log_no_prompts(stack: str) -> None:
-    """The generated pods pass the no-prompt checks: vLLM request logging off explicitly, LiteLLM at INFO."""
+    """The generated pods pass the no-prompt checks: vLLM request logging off explicitly, LiteLLM at WARNING
+    (`kiva:gateway.logLevel`'s default, tests/platform/test_gateway_logging.py)."""
     objects = objects_of(_committed_plan(stack))
     workloads = [w for w in find(objects, "Deployment") + find(objects, "StatefulSet")]
     servers = [w for w in workloads if w["metadata"]["name"].startswith("kiva-model-")]
@@ -154,7 +155,7 @@ def test_shipped_model_servers_and_gateway_log_no_prompts(stack: str) -> None:
     for workload in gateways:
         container = workload["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in container["env"]}
-        assert env["LITELLM_LOG"] == "INFO"
+        assert env["LITELLM_LOG"] == "WARNING"
         assert litellm_problems(container, container["args"]) == []
     config = yaml.safe_load(
         next(c for c in find(objects, "ConfigMap") if c["metadata"]["name"] == "kiva-gateway-config")["data"][

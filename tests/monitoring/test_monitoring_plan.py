@@ -124,6 +124,7 @@ def test_scrape_flows_are_derived_and_allowed():
         ("kiva-db-1 (primary)", 9187),
         ("kiva-db-2 (replica)", 9187),
         ("kiva-db-pooler-rw (pooler)", 9127),
+        ("pods of PodMonitor kiva-ingress-controller", 10254),  # the AKS add-on's NGINX (not in the plan)
     }
     for stack in ("dev", "prod"):
         first = network.summary(committed(stack))[0]
@@ -142,6 +143,8 @@ def test_only_prometheus_reaches_the_metrics_ports(stack):
         pod("default", "prometheus elsewhere", PROMETHEUS),
     ]
     for target in targets:
+        if target.namespace != "kiva":
+            continue  # the ingress controller's namespace belongs to AKS: no policy of the platform there
         for port in {number for _, number, _ in target.named_ports} | {4000, 8000}:
             for source in intruders:
                 verdict = evaluate(
@@ -166,7 +169,9 @@ def test_scrape_rules_name_prometheus_exactly(stack):
     expected = [("kiva-database", 9187), ("kiva-gateway-ingress", 4000), ("kiva-model-servers", 8000)]
     if stack == "prod":
         expected.append(("kiva-pooler", 9127))
-        expected.sort()
+    else:  # dev's device-plugin pool has a DCGM exporter (monitoring/gpu_metrics.py)
+        expected.append(("kiva-gpu-metrics-dcgm-exporter", 9400))
+    expected.sort()
     assert scraped == expected
     for policy in find(objects, "NetworkPolicy"):
         for rule in policy["spec"].get("ingress", []):
@@ -208,7 +213,8 @@ def test_cluster_prometheus_gets_pod_monitors_and_namespace_rules(plan_with):
 def test_manifests_and_pod_monitors_validate(stack):
     plan = _committed_plan(stack)
     objects = objects_of(plan)
-    assert len(find(objects, "PodMonitor")) == 3  # gateway, model servers, database
+    # gateway, model servers, database; and the AKS ingress controller where the gateway is published (prod)
+    assert len(find(objects, "PodMonitor")) == (4 if stack == "prod" else 3)
     assert _validate_all(objects, kubernetes_version(stack), patches_of(plan)) == []
 
 
@@ -245,14 +251,27 @@ def test_monitoring_namespace_admits_only_queries_and_scrapes(stack):
         for p in find(objects, "NetworkPolicy")
         if p["metadata"]["namespace"] == "kiva-monitoring"
     )
-    assert names == [
-        "kiva-monitoring-alertmanager",
-        "kiva-monitoring-default-deny-ingress",
-        "kiva-monitoring-grafana",
-        "kiva-monitoring-kube-state-metrics",
-        "kiva-monitoring-prometheus",
-        "kiva-monitoring-prometheus-operator",
+    egress = [  # tests/monitoring/test_monitoring_egress.py; Alertmanager's peers with two replicas (prod)
+        "kiva-monitoring-admission-jobs-egress",
+        *(["kiva-monitoring-alertmanager-egress"] if stack == "prod" else []),
+        "kiva-monitoring-allow-dns",
+        "kiva-monitoring-default-deny-egress",
+        "kiva-monitoring-grafana-egress",
+        "kiva-monitoring-kube-state-metrics-egress",
+        "kiva-monitoring-prometheus-egress",
+        "kiva-monitoring-prometheus-operator-egress",
     ]
+    assert names == sorted(
+        [
+            "kiva-monitoring-alertmanager",
+            "kiva-monitoring-default-deny-ingress",
+            "kiva-monitoring-grafana",
+            "kiva-monitoring-kube-state-metrics",
+            "kiva-monitoring-prometheus",
+            "kiva-monitoring-prometheus-operator",
+            *egress,
+        ]
+    )
     matrix = required_flows(view(committed(stack)))
     prometheus = pod("kiva-monitoring", "prometheus", PROMETHEUS)
     grafana = pod(

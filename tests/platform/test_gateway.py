@@ -120,10 +120,14 @@ def test_config_checksum_and_workers(stack):
     config = one(objects_of(_committed_plan(stack)), "ConfigMap", "kiva-gateway-config")
     import hashlib
 
-    expected = hashlib.sha256(config["data"]["config.yaml"].encode()).hexdigest()
+    files = config["data"]["config.yaml"] + config["data"]["log_config.json"]
+    expected = hashlib.sha256(files.encode()).hexdigest()
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"] == expected
     args = _container(stack)["args"]
     assert args[args.index("--config") + 1] == "/etc/litellm/config.yaml"
+    assert args[args.index("--log_config") + 1] == "/etc/litellm/log_config.json"
+    # Longer than ingress-nginx's idle upstream keep-alive (60 s), so NGINX, not uvicorn, closes first.
+    assert args[args.index("--keepalive_timeout") + 1] == "75"
     assert int(args[args.index("--num_workers") + 1]) == gateway_workers(load(stack))
     # Ignored by the uvicorn the pinned image ships (0.33.0 < 0.37): the worker count does the job.
     assert "--timeout_worker_healthcheck" not in args

@@ -26,8 +26,9 @@ def test_namespaces_carry_pod_security_labels(stack):
     }
     assert namespaces["kiva"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for name, labels in namespaces.items():
-        # node-exporter (monitoring) reads the host's network, processes and file system.
-        privileged = ("nvidia-device-plugin", "gpu-operator", "kiva-node-exporter")
+        # node-exporter (monitoring) reads the host's network, processes and file system; dcgm-exporter
+        # (GPU metrics on device-plugin pools) runs as root with the kubelet's pod-resources socket.
+        privileged = ("nvidia-device-plugin", "gpu-operator", "kiva-node-exporter", "kiva-gpu-metrics")
         expected = "privileged" if name in privileged else "restricted"
         assert labels["pod-security.kubernetes.io/enforce"] == expected, name
 

@@ -40,11 +40,11 @@ def test_default_deny_and_dns(stack):
     assert policies["kiva-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     dns = policies["kiva-allow-dns"]["egress"][0]
     assert _ports(dns) == {53} and {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
-    assert all(
-        p["metadata"]["namespace"]
-        == ("kiva-monitoring" if p["metadata"]["name"].startswith("kiva-monitoring-") else "kiva")
-        for p in find(objects_of(_committed_plan(stack)), "NetworkPolicy")
-    )
+    own_namespaces = ("kiva-monitoring", "kiva-gpu-metrics")  # each policy named after its namespace
+    for policy in find(objects_of(_committed_plan(stack)), "NetworkPolicy"):
+        name, namespace = policy["metadata"]["name"], policy["metadata"]["namespace"]
+        expected = next((ns for ns in own_namespaces if name.startswith(f"{ns}-")), "kiva")
+        assert namespace == expected, name
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -17,7 +17,7 @@ def _releases(stack: str) -> dict[str, dict]:
 def test_releases_are_pinned_and_atomic(stack):
     charts = (versions.CLOUDNATIVE_PG, versions.BARMAN_CLOUD_PLUGIN, versions.CERT_MANAGER)
     charts += (versions.EXTERNAL_SECRETS, versions.NVIDIA_DEVICE_PLUGIN, versions.GPU_OPERATOR)
-    charts += (versions.KUBE_PROMETHEUS_STACK,)
+    charts += (versions.KUBE_PROMETHEUS_STACK, versions.DCGM_EXPORTER)
     pinned = {chart.name: chart for chart in charts}
     for release in _releases(stack).values():
         chart = pinned[release["chart"]]
@@ -37,7 +37,7 @@ def test_cnpg_chart_is_the_0_29_line():
         (
             "dev",
             {"cloudnative-pg", "cert-manager", "barman-cloud", "external-secrets", "nvidia-device-plugin"}
-            | {"kube-prometheus-stack"},
+            | {"kube-prometheus-stack", "dcgm-exporter"},  # GPU metrics of the device-plugin pool
         ),
         (
             "prod",

@@ -8,6 +8,7 @@ stack; each test mutates one resource and expects one specific violation.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,16 @@ STACK = "prod"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET = "[secret]"
 NS = "kiva"
+
+
+def fixture_digest(image: str) -> str:
+    """`image@sha256:…` with a digest computed from the name: a fixture value, not the image's real digest."""
+    return f"{image}@sha256:{hashlib.sha256(f'kiva policy fixture {image}'.encode()).hexdigest()}"
+
+
+GATEWAY_IMAGE = fixture_digest("ghcr.io/berriai/litellm-database:v1.80.0-stable")
+VLLM_IMAGE = fixture_digest("vllm/vllm-openai:v0.11.0")
+POSTGRES_IMAGE = fixture_digest("ghcr.io/cloudnative-pg/postgresql:17.6-standard-bookworm")
 
 
 def urn(type_: str, name: str) -> str:
@@ -197,15 +208,13 @@ def deployment(
 
 
 def gateway() -> dict[str, Any]:
-    return deployment(
-        "kiva-gateway", "ghcr.io/berriai/litellm-database:v1.80.0-stable", litellm_env(), replicas=3
-    )
+    return deployment("kiva-gateway", GATEWAY_IMAGE, litellm_env(), replicas=3)
 
 
 def model_server() -> dict[str, Any]:
     props = deployment(
         "llama-3-1-8b",
-        "vllm/vllm-openai:v0.11.0",
+        VLLM_IMAGE,
         vllm_env(),
         replicas=2,
         tolerations=[{"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}],
@@ -257,6 +266,57 @@ def litellm_configmap(config: dict[str, Any] | None = None) -> dict[str, Any]:
         "metadata": {"name": "kiva-gateway-config", "namespace": NS},
         "data": {"config.yaml": yaml.safe_dump(document, sort_keys=False)},
     }
+
+
+def private_blob_endpoint(account: str) -> list[PlannedResource]:
+    """The private endpoint, DNS zone, VNet link and zone group that make a private account reachable."""
+    group = "/subscriptions/0/resourceGroups/kiva-prod-rg/providers"
+    zone = "privatelink.blob.core.windows.net"
+    return [
+        res(
+            "azure-native:network:PrivateEndpoint",
+            f"{account}-endpoint",
+            {
+                "location": "germanywestcentral",
+                "privateEndpointName": f"{account}-pe",
+                "subnet": {
+                    "id": f"{group}/Microsoft.Network/virtualNetworks/kiva-vnet/subnets/private-endpoints"
+                },
+                "privateLinkServiceConnections": [
+                    {
+                        "name": "blob",
+                        "groupIds": ["blob"],
+                        "privateLinkServiceId": f"{group}/Microsoft.Storage/storageAccounts/{account}",
+                    }
+                ],
+            },
+        ),
+        res(
+            "azure-native:privatedns:PrivateZone",
+            f"{account}-dns",
+            {"privateZoneName": zone, "location": "global"},
+        ),
+        res(
+            "azure-native:privatedns:VirtualNetworkLink",
+            f"{account}-dns-link",
+            {
+                "privateZoneName": zone,
+                "location": "global",
+                "virtualNetwork": {"id": f"{group}/Microsoft.Network/virtualNetworks/kiva-vnet"},
+                "registrationEnabled": False,
+            },
+        ),
+        res(
+            "azure-native:network:PrivateDnsZoneGroup",
+            f"{account}-dns-group",
+            {
+                "privateEndpointName": f"{account}-pe",
+                "privateDnsZoneConfigs": [
+                    {"name": "blob", "privateDnsZoneId": f"{group}/Microsoft.Network/privateDnsZones/{zone}"}
+                ],
+            },
+        ),
+    ]
 
 
 def compliant_plan() -> list[PlannedResource]:
@@ -327,9 +387,12 @@ def compliant_plan() -> list[PlannedResource]:
                 "kind": "StorageV2",
                 "allowBlobPublicAccess": False,
                 "minimumTlsVersion": "TLS1_2",
+                "publicNetworkAccess": "Disabled",
+                "networkRuleSet": {"defaultAction": "Deny", "bypass": "None"},
             },
             protect=True,
         ),
+        *private_blob_endpoint("kivaprodbackups"),
         res(
             "azure-native:storage:BlobServiceProperties",
             "kivaprodbackups-blob",
@@ -387,7 +450,7 @@ def compliant_plan() -> list[PlannedResource]:
                 "metadata": {"name": "kiva-db", "namespace": NS},
                 "spec": {
                     "instances": 3,
-                    "imageName": "ghcr.io/cloudnative-pg/postgresql:17.6-standard-bookworm",
+                    "imageName": POSTGRES_IMAGE,
                     "storage": {"size": "50Gi"},
                     "plugins": [
                         {

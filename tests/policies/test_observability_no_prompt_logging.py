@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.policies.harness import (
+    GATEWAY_IMAGE,
+    VLLM_IMAGE,
     compliant_plan,
     container,
     mutate,
@@ -17,8 +21,8 @@ from tests.policies.harness import (
 )
 
 POLICY = "kiva-observability-no-prompt-logging"
-VLLM = "Container 'llama-3-1-8b' (vllm/vllm-openai:v0.11.0) of kiva/llama-3-1-8b may log prompt text: "
-LITELLM = "Container 'kiva-gateway' (ghcr.io/berriai/litellm-database:v1.80.0-stable) of kiva/kiva-gateway may log prompt text: "
+VLLM = f"Container 'llama-3-1-8b' ({VLLM_IMAGE}) of kiva/llama-3-1-8b may log prompt text: "
+LITELLM = f"Container 'kiva-gateway' ({GATEWAY_IMAGE}) of kiva/kiva-gateway may log prompt text: "
 
 
 def messages(name: str, change: Any) -> list[str]:
@@ -95,3 +99,49 @@ def test_litellm_debug_flags() -> None:
 def test_litellm_config(change: Any, problem: str) -> None:
     found = messages("kiva-gateway-config", lambda p: set_litellm(p, change))
     assert found == [f"LiteLLM config 'kiva-gateway-config': {problem}."]
+
+
+@pytest.mark.parametrize("level", ["WARNING", "ERROR", "warning"])
+def test_litellm_quieter_levels_pass(level: str) -> None:
+    """`kiva:gateway.logLevel` offers INFO, WARNING and ERROR: none logs a request body."""
+    assert messages("kiva-gateway", lambda p: set_env(p, "LITELLM_LOG", level)) == []
+
+
+BELOW_INFO = "(use INFO or higher: below it LiteLLM logs request bodies)"
+
+
+def _with_file(key: str, document: dict[str, Any]) -> Any:
+    def change(props: dict[str, Any]) -> None:
+        props["data"][key] = json.dumps(document) if key.endswith(".json") else yaml.safe_dump(document)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("key", "document", "problem"),
+    [
+        ("log_config.json", {"version": 1, "root": {"level": "DEBUG"}},
+         f"`log_config.json` sets root to level DEBUG {BELOW_INFO}"),
+        ("log_config.json", {"version": 1, "loggers": {"": {"level": "NOTSET"}}},
+         f"`log_config.json` sets root to level NOTSET {BELOW_INFO}"),
+        ("log_config.yaml", {"version": 1, "loggers": {"LiteLLM Proxy": {"level": 10}}},
+         f"`log_config.yaml` sets loggers.LiteLLM Proxy to level 10 {BELOW_INFO}"),
+        ("log_config.json", {"version": 1, "loggers": {"uvicorn.access": {"level": "debug"}}},
+         f"`log_config.json` sets loggers.uvicorn.access to level debug {BELOW_INFO}"),
+    ],
+)  # fmt: skip
+def test_litellm_logging_config_below_info(key: str, document: dict[str, Any], problem: str) -> None:
+    """A `--log_config` beside the LiteLLM config reaches LiteLLM's loggers (the root's level is theirs)."""
+    found = messages("kiva-gateway-config", _with_file(key, document))
+    assert found == [f"LiteLLM config 'kiva-gateway-config': {problem}."]
+
+
+def test_litellm_logging_config_as_generated_passes() -> None:
+    document = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {"uvicorn": {"level": "WARNING"}, "uvicorn.access": {"level": "INFO"}},
+    }
+    assert messages("kiva-gateway-config", _with_file("log_config.json", document)) == []
+    # Not a logging config (no `version: 1`): not judged.
+    assert messages("kiva-gateway-config", _with_file("other.json", {"root": {"level": "DEBUG"}})) == []

@@ -558,6 +558,7 @@ OVERLAPPING_HARDENING = (
     "kiva-hardening-key-vault-public-access-disabled",
     "kiva-hardening-container-uid-high",
     "kiva-hardening-tokens-as-files",
+    "kiva-images-pinned-by-digest",
 )
 
 

@@ -13,7 +13,9 @@ from kiva_policies.report import render_report, write_report
 from kiva_policies.runner import PlannedResource, PolicyConfigError, load_policy_config, resolve_config
 
 from tests.policies.harness import (
+    GATEWAY_IMAGE,
     UNKNOWN,
+    VLLM_IMAGE,
     compliant_plan,
     container,
     mutate,
@@ -155,7 +157,7 @@ def test_report_content(tmp_path: Path) -> None:
     )
     assert "| `kiva-hardening-aks-access-restricted` | advisory | **PASS** | — |" in text
     # inventory by region
-    assert "| germanywestcentral | 5 |" in text
+    assert "| germanywestcentral | 6 |" in text  # group, cluster, vault, logs, account, its endpoint
     assert "| germanywestcentral (cluster, declared) |" in text
     assert (
         "Declared region of the cluster: **germanywestcentral** (from annotation `kiva.platform/region`"
@@ -163,11 +165,11 @@ def test_report_content(tmp_path: Path) -> None:
     )
     # telemetry switches per workload
     assert (
-        "| kiva/kiva-gateway | kiva-gateway | `ghcr.io/berriai/litellm-database:v1.80.0-stable` | LiteLLM | "
+        f"| kiva/kiva-gateway | kiva-gateway | `{GATEWAY_IMAGE}` | LiteLLM | "
         "`LITELLM_LOCAL_MODEL_COST_MAP` | `True` | false | ON (not the exact off value) |"
     ) in text
     assert (
-        "| kiva/llama-3-1-8b | llama-3-1-8b | `vllm/vllm-openai:v0.11.0` | vLLM | "
+        f"| kiva/llama-3-1-8b | llama-3-1-8b | `{VLLM_IMAGE}` | vLLM | "
         "`VLLM_NO_USAGE_STATS` | `1` | 1 | off |" in text
     )
     # retention values in force
@@ -213,9 +215,6 @@ def test_report_marks_unknown_env_as_not_verifiable_not_as_telemetry_on() -> Non
     report = run(plan)
     assert not report.mandatory_violations
     text = render_report(report, plan)
-    assert (
-        "| kiva/kiva-gateway | kiva-gateway | `ghcr.io/berriai/litellm-database:v1.80.0-stable` | — | (all) |"
-        in text
-    )
+    assert f"| kiva/kiva-gateway | kiva-gateway | `{GATEWAY_IMAGE}` | — | (all) |" in text
     assert "| vLLM | `DO_NOT_TRACK` | `1` | (unknown at preview) | not verifiable |" in text
     assert "ON (not the exact off value)" not in text

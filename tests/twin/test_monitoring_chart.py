@@ -18,7 +18,7 @@ from kiva_policies.day_one import charts as day_one_charts
 
 from infra.twin.charts import REPO_CHARTS, ChartNotCached, RenderedRelease, chart_folder, render_release
 from infra.twin.run import CHARTS_ENV, charts_dirs
-from infra.versions import KUBE_PROMETHEUS_STACK
+from infra.versions import DCGM_EXPORTER, KUBE_PROMETHEUS_STACK
 
 README = REPO_CHARTS / "README.md"
 FOLDER = REPO_CHARTS / f"{KUBE_PROMETHEUS_STACK.name}-{KUBE_PROMETHEUS_STACK.version}"
@@ -110,10 +110,10 @@ def test_every_chart_listed_in_the_readme_is_vendored_with_the_listed_version() 
             row["appVersion"],
         )
         assert re.fullmatch(r"[0-9a-f]{40}", row["commit"]), row
-    assert (listed[0]["chart"], listed[0]["version"]) == (
-        KUBE_PROMETHEUS_STACK.name,
-        KUBE_PROMETHEUS_STACK.version,
-    )
+    assert {(row["chart"], row["version"]) for row in listed} == {
+        (KUBE_PROMETHEUS_STACK.name, KUBE_PROMETHEUS_STACK.version),
+        (DCGM_EXPORTER.name, DCGM_EXPORTER.version),
+    }
 
 
 def test_stored_subcharts_are_the_listed_ones_and_satisfy_chart_yaml() -> None:

@@ -84,7 +84,8 @@ SOURCES: dict[str, ExporterSource] = {
         version="4.4.1-4.6.0 (gpu-operator v25.10.0 values dcgmExporter.version)",
         origin="NVIDIA/dcgm-exporter@4.4.1-4.6.0",
         # Both counter lists hold every field used here; labels gpu, UUID, device, modelName, Hostname
-        # (internal/pkg/rendermetrics/render_metrics.go).
+        # (internal/pkg/rendermetrics/render_metrics.go). Device-plugin pools run the same image
+        # (infra/versions.py DCGM_EXPORTER_TAG, chart DCGM_EXPORTER 4.6.0, monitoring/gpu_metrics.py).
         files=("etc/dcp-metrics-included.csv", "etc/default-counters.csv"),
     ),
     "kubelet": ExporterSource(

@@ -3,14 +3,15 @@
 The other targets come from elsewhere and need nothing here:
 - the database: its own PodMonitor (`components/platform/database.py`, port `metrics` 9187) and the
   CloudNativePG chart's (`monitoring.podMonitorEnabled`);
-- GPUs: the GPU operator's DCGM exporter (`dcgmExporter.serviceMonitor.enabled`, `operators.py`). Pools
-  served by the device plugin (`driver: preinstalled`, the AKS default) run no DCGM exporter, so their
-  GPUs have no metrics yet (a known gap: a dcgm-exporter DaemonSet for those pools is future work);
+- GPUs: the GPU operator's DCGM exporter (`dcgmExporter.serviceMonitor.enabled`, `operators.py`) on its
+  pools, and on pools served by the device plugin (`driver: preinstalled`, the AKS default) the
+  dcgm-exporter chart's DaemonSet and ServiceMonitor (`gpu_metrics.py`, namespace `kiva-gpu-metrics`);
 - nodes: node-exporter and the kubelet/cAdvisor ServiceMonitors of kube-prometheus-stack;
-- the ingress controller: AKS application routing (managed NGINX, in the AKS-managed namespace
-  `app-routing-system`) serves `/metrics` on 10254 behind the Service `nginx-metrics` ("Monitor the
-  ingress-nginx controller metrics in the application routing add-on", learn.microsoft.com/azure/aks/
-  app-routing-nginx-prometheus). Its Service labels are AKS's to change, so it is not scraped yet (gap).
+- the ingress controller: `ingress_monitor`, a PodMonitor here that selects the controller's pods in
+  their own namespace: on Azure the AKS application routing add-on's (`app-routing-system`, pods
+  `app: nginx`, port 10254, `/metrics`; facts from the add-on's source, `infra/settings/ingress_metrics.py`),
+  elsewhere what `kiva:monitoring.ingressMetrics` declares. Selecting the pods, not the add-on's Service
+  `nginx-metrics`, keeps the monitor out of the AKS-managed namespace.
 
 Selectors are the pods' own labels (`model_server.py`, `gateway.py`), so a PodMonitor selects exactly
 the pods whose template carries them; ports are named (`http`) as in the pod templates.
@@ -28,6 +29,7 @@ from components.platform.common import GATEWAY_SECRET, child_opts, labels, selec
 from components.platform.gateway import COMPONENT as GATEWAY_COMPONENT
 from components.platform.gateway import NAME as GATEWAY_NAME
 from components.platform.model_server import NAME as MODEL_SERVER_NAME
+from infra.settings.ingress_metrics import IngressMetrics
 
 #: vLLM's pods (every model server), as the model server labels them.
 MODEL_SERVER_PODS = {"app.kubernetes.io/name": MODEL_SERVER_NAME, "app.kubernetes.io/part-of": "kiva"}
@@ -78,11 +80,33 @@ def gateway_monitor() -> dict[str, Any]:
     }
 
 
-def pod_monitors(model_servers: bool) -> dict[str, dict[str, Any]]:
-    """PodMonitor specs by name: the gateway's, and the model servers' where any runs."""
+#: Name of the ingress controller's PodMonitor.
+INGRESS_MONITOR = "kiva-ingress-controller"
+
+
+def ingress_monitor(target: IngressMetrics) -> dict[str, Any]:
+    """PodMonitor spec of the ingress controller's pods, in their namespace, on the port's number.
+
+    `portNumber` (prometheus-operator CRD at kube-prometheus-stack 88.5.3, `podMetricsEndpoints[].portNumber`)
+    names the port as the pod declares it, so no port name of a controller the stack does not own is assumed.
+    """
+    return {
+        "selector": {"matchLabels": dict(target.pod_labels)},
+        "namespaceSelector": {"matchNames": [target.namespace]},
+        "podMetricsEndpoints": [
+            {"portNumber": target.port, "path": target.path, "interval": SCRAPE_INTERVAL}
+        ],
+    }
+
+
+def pod_monitors(model_servers: bool, ingress: IngressMetrics | None = None) -> dict[str, dict[str, Any]]:
+    """PodMonitor specs by name: the gateway's, the model servers' where any runs, and the ingress
+    controller's where it is known (`infra.settings.ingress_metrics.ingress_metrics_target`)."""
     monitors = {"kiva-gateway": gateway_monitor()}
     if model_servers:
         monitors["kiva-model-servers"] = model_server_monitor()
+    if ingress is not None:
+        monitors[INGRESS_MONITOR] = ingress_monitor(ingress)
     return monitors
 
 
@@ -96,6 +120,7 @@ class PlatformMonitors(pulumi.ComponentResource):
         prometheus_namespace: str,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
+        ingress: IngressMetrics | None = None,
     ) -> None:
         super().__init__("kiva:platform:PlatformMonitors", name, None, opts)
         self.by_name = {
@@ -112,6 +137,6 @@ class PlatformMonitors(pulumi.ComponentResource):
                 spec=spec,
                 opts=child_opts(self, depends_on=depends_on),
             )
-            for monitor, spec in pod_monitors(model_servers).items()
+            for monitor, spec in pod_monitors(model_servers, ingress).items()
         }
         self.register_outputs({})

@@ -13,6 +13,11 @@ age of the oldest row, read by the database's own metrics exporter:
   `GRANT SELECT ("startTime") ON "LiteLLM_SpendLogs" TO cnpg_metrics_exporter;` — after LiteLLM's
   migration has created the table. Until then the predicate keeps the query from running (and failing).
 - `LiteLLM_SpendLogs` has `@@index([startTime])` (litellm/proxy/schema.prisma), so `min` is an index read.
+
+Wired where the database is monitored: `database.py` puts the document into the ConfigMap
+`kiva-db-monitoring` (labelled `cnpg.io/reload`) that the Cluster names, and the CronJob of
+`spend_log_grant.py` runs `GRANT` as the table's owner once the table exists (and again whenever it is
+missing). `tests/platform/test_spend_log_grant_sql.py` runs both against a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ COLUMN = "oldest_age_seconds"
 METRIC = f"cnpg_{QUERY_NAME}_{COLUMN}"
 #: ConfigMap key holding the queries (any key; named in `customQueriesConfigMap[].key`).
 CONFIG_MAP_KEY = "queries.yaml"
-#: The one grant the query needs (run once, after LiteLLM created the table).
+#: The one grant the query needs (after LiteLLM created the table; `spend_log_grant.py` runs it).
 GRANT = 'GRANT SELECT ("startTime") ON public."LiteLLM_SpendLogs" TO cnpg_metrics_exporter;'
 
 _TABLE = "'public.\"LiteLLM_SpendLogs\"'"

@@ -4,8 +4,9 @@ One `helm.v3.Release` (name fixed, so the chart's resource names are stable) bri
 Operator with its CRDs, Prometheus, Alertmanager, Grafana and kube-state-metrics into `kiva-monitoring`
 (Pod Security `restricted`: the chart's defaults run every pod non-root with RuntimeDefault seccomp), and
 node-exporter into `kiva-node-exporter` (`privileged`: it reads the host's network, processes and file
-system). Ingress in `kiva-monitoring` is denied but for the queries and scrapes the stack needs
-(`monitoring_policies`). Everything that renders a PodMonitor, ServiceMonitor or PrometheusRule waits for the release.
+system). Ingress in `kiva-monitoring` is denied but for the queries and scrapes the stack needs, egress but
+for DNS, the API server, the scrapes and the configured log backend and receivers (`monitoring_policies`,
+`egress.py`). Everything that renders a PodMonitor, ServiceMonitor or PrometheusRule waits for the release.
 
 With `kiva:monitoring.install: false` the cluster's own Prometheus Operator serves the CRDs (declared
 prerequisites), and only the PodMonitors are created.
@@ -22,6 +23,8 @@ from components.contracts import PLATFORM_NAMESPACE
 from components.platform.common import child_opts, labels
 from components.platform.monitoring.alerts import AlertArgs, prometheus_rule
 from components.platform.monitoring.dashboards import dashboard_config_maps
+from components.platform.monitoring.egress import MonitoringEgress, alertmanager_peer_rule, egress_policies
+from components.platform.monitoring.gpu_metrics import GpuMetrics, GpuMetricsArgs
 from components.platform.monitoring.monitors import PlatformMonitors
 from components.platform.monitoring.values import (
     ALERTMANAGER_POD_LABELS,
@@ -41,6 +44,7 @@ from components.platform.monitoring.values import (
 )
 from components.platform.namespaces import psa_labels
 from infra import versions
+from infra.settings.ingress_metrics import IngressMetrics
 
 #: Seconds Helm may take before the (atomic) install is rolled back: the CRDs, the webhook's hook
 #: Jobs and a Prometheus with its volume take longer than an operator alone.
@@ -65,13 +69,15 @@ def _ingress(
     )
 
 
-def monitoring_policies(args: MonitoringArgs) -> dict[str, net.NetworkPolicySpecArgs]:
-    """Ingress policies of the monitoring namespace, by name: nothing reaches Prometheus, Alertmanager,
-    Grafana or kube-state-metrics but the pods that query or scrape them.
+def monitoring_policies(
+    args: MonitoringArgs, egress: MonitoringEgress | None = None
+) -> dict[str, net.NetworkPolicySpecArgs]:
+    """Policies of the monitoring namespace, by name: nothing reaches Prometheus, Alertmanager,
+    Grafana or kube-state-metrics but the pods that query or scrape them, and nothing leaves but the
+    paths of `egress.egress_policies` (DNS, API server, scrapes, configured log backend and receivers).
 
     Prometheus and Grafana answer queries without authentication inside the cluster, so their ports
-    are closed to every other namespace. Egress stays open: Prometheus scrapes targets in every
-    namespace and on every node (kubelet, node-exporter on the host network). The operator's port
+    are closed to every other namespace. Alertmanager replicas (more than one) gossip on 9094. The operator's port
     serves the admission webhook, which the API server calls from an address no selector names, so
     its rule (like the chart's own `prometheusOperator.networkPolicy`) admits any source on that port.
     `kubectl port-forward`, the way to Grafana, does not pass through NetworkPolicies.
@@ -79,6 +85,8 @@ def monitoring_policies(args: MonitoringArgs) -> dict[str, net.NetworkPolicySpec
     prometheus = dict(PROMETHEUS_POD_LABELS)
     queriers = [_from(prometheus, PROMETHEUS_PORT, RELOADER_PORT)]  # its own ServiceMonitor
     alerting = [_from(prometheus, ALERTMANAGER_PORT, RELOADER_PORT)]
+    if args.replicas > 1:
+        alerting.append(alertmanager_peer_rule())
     if args.grafana:
         queriers.append(_from(GRAFANA_POD_LABELS, PROMETHEUS_PORT))
         alerting.append(_from(GRAFANA_POD_LABELS, ALERTMANAGER_PORT))
@@ -102,6 +110,7 @@ def monitoring_policies(args: MonitoringArgs) -> dict[str, net.NetworkPolicySpec
     }
     if args.grafana:
         specs["grafana"] = _ingress(GRAFANA_POD_LABELS, [_from(prometheus, GRAFANA_PORT)])
+    specs.update(egress_policies(args, egress or MonitoringEgress()))
     return specs
 
 
@@ -116,6 +125,13 @@ class MonitoringStackArgs:
     """Where Prometheus runs: the release's namespace, or the cluster's own Prometheus's."""
     alerts: AlertArgs | None = None
     """The PrometheusRule's thresholds and groups (`alerts.py`); `None`: no alerts."""
+    egress: MonitoringEgress | None = None
+    """What Prometheus scrapes outside its namespace, and the log backend (`egress.py`); `None`: only the
+    release's own pods, the nodes and CoreDNS."""
+    ingress: IngressMetrics | None = None
+    """The ingress controller's pods to scrape (`infra.settings.ingress_metrics`); `None`: none."""
+    gpu_metrics: GpuMetricsArgs | None = None
+    """The DCGM exporter for device-plugin GPU pools (`gpu_metrics.py`); `None`: no such pool."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -178,7 +194,7 @@ class Monitoring(pulumi.ComponentResource):
                     spec=spec,
                     opts=child_opts(self, depends_on=[self.namespaces[values.namespace]]),
                 )
-                for policy, spec in monitoring_policies(values).items()
+                for policy, spec in monitoring_policies(values, args.egress).items()
             }
         # Grafana's sidecar loads these from the release's namespace (dashboards.py).
         self.dashboards: list[k8s.core.v1.ConfigMap] = []
@@ -186,12 +202,24 @@ class Monitoring(pulumi.ComponentResource):
             self.dashboards = dashboard_config_maps(
                 values.namespace, child_opts(self, depends_on=[self.namespaces[values.namespace]])
             )
+        # GPU metrics of the device-plugin pools (gpu_metrics.py); its ServiceMonitor needs the release's CRD.
+        self.gpu_metrics = (
+            GpuMetrics(
+                f"{name}-gpu-metrics",
+                args.gpu_metrics,
+                depends_on=[self.release] if self.release is not None else [],
+                opts=child_opts(self),
+            )
+            if args.gpu_metrics is not None
+            else None
+        )
         self.monitors = PlatformMonitors(
             f"{name}-monitors",
             args.model_servers,
             args.prometheus_namespace,
             depends_on=[*platform_ready, *([self.release] if self.release is not None else [])],
             opts=child_opts(self),
+            ingress=args.ingress,
         )
         # The alerts (alerts.py): in the release's namespace, or next to the PodMonitors without it.
         self.alerts = None

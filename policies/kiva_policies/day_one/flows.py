@@ -36,6 +36,10 @@ into (source, target, port) flows. Pods are (namespace, labels) as their control
 External addresses are samples: the API server is a private and a public address on 443 and 6443 unless
 the plan says which (AKS: 443, public unless `enablePrivateCluster`); "the internet" is a public
 address outside the private ranges; an in-cluster S3 endpoint (`<svc>.<ns>.svc…`) is a pod in `<ns>`.
+Other clients of a database are found by libpq's own environment: a workload, Job or CronJob whose
+container sets `PGHOST` to the Cluster's `-rw` Service or a Pooler connects there on `PGPORT` (5432).
+A private Azure Blob account is reached in its private endpoint's subnet, and an ObjectStore that
+authenticates by workload identity also needs Entra ID on 443 (`private_blob.py`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,12 @@ from kiva_policies.day_one.network_policy_eval import (
     Pod,
     parse_policy,
     pod,
+)
+from kiva_policies.day_one.private_blob import (
+    ENTRA_ID,
+    destination_host,
+    private_blob_address,
+    uses_entra_id,
 )
 from kiva_policies.litellm import litellm_config
 
@@ -434,6 +444,33 @@ def backup_endpoints(store: Res) -> list[tuple[Any, int]]:
     return []
 
 
+LIBPQ_CLIENTS = (*WORKLOADS, "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob")
+
+
+def libpq_clients(
+    resources: Sequence[Res], namespace: str, targets: Mapping[str, Pod]
+) -> list[tuple[Pod, Pod, int]]:
+    """(client, target, port) for each workload, Job or CronJob of `namespace` whose container sets
+    libpq's `PGHOST` to one of `targets` (a Service name, bare or `<name>.<namespace>[.svc…]`); the port
+    is `PGPORT`, else libpq's default 5432."""
+    found = []
+    for r in resources:
+        if r.type not in LIBPQ_CLIENTS or meta_namespace(r) != namespace:
+            continue
+        spec = pod_spec(r.type, r.props)
+        for ref in containers(spec):
+            env = env_values(ref.container)
+            host = str(get(env.get("PGHOST", {}), "value", default="") or "")
+            name, _, rest = host.partition(".")
+            if name not in targets or (rest and rest.split(".", 1)[0] != namespace):
+                continue
+            port = str(get(env.get("PGPORT", {}), "value", default="") or "")
+            labels = _str_map(pod_template_labels(r.type, r.props))
+            client = pod(namespace, meta_name(r), labels, named_ports(spec))
+            found.append((client, targets[name], int(port) if port.isdigit() else POSTGRES))
+    return found
+
+
 def required_flows(resources: Sequence[Res]) -> Matrix:
     """The matrix of flows this plan needs, and the NetworkPolicies and namespaces to judge them by."""
     matrix = Matrix()
@@ -560,6 +597,10 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
             for api, ports in apis:
                 matrix.add(job, api, ports, "CloudNativePG Job → API server")
             matrix.add(job, db.primary, [POSTGRES], "CloudNativePG Job → primary")
+        libpq_targets = {f"{name}-rw": db.primary} | {meta_name(r): p for r, p in own_poolers}
+        for client, target, port in libpq_clients(resources, namespace, libpq_targets):
+            matrix.add(client, target, [port], "libpq client (PGHOST) → database")
+            sources.append(client)
         for pooler_res, pooler in own_poolers:
             kind = get(pooler_res.props, "spec", "type", default="rw")
             targets = [db.primary] if kind == "rw" or db.replica is None else [db.replica]
@@ -570,19 +611,30 @@ def required_flows(resources: Sequence[Res]) -> Matrix:
             matrix.database_pods.append(pooler)
         stores = _stores_of(resources, db.cluster)
         for store in stores:
-            for target, port in backup_endpoints(store):
+            configuration = get(store.props, "spec", "configuration", default={}) or {}
+            host = destination_host(configuration)
+            private = private_blob_address(host, resources, PRIVATE_ENDPOINT)
+            endpoints = [(External(private, f"backup {host} (private)"), 443)] if private else []
+            for target, port in endpoints or backup_endpoints(store):
                 for source in db.instances:
                     matrix.add(source, target, [port], f"backup to ObjectStore {meta_name(store)}")
+            if uses_entra_id(configuration):
+                for source in db.instances:
+                    matrix.add(source, External(INTERNET, f"Entra ID {ENTRA_ID}"), [443], "Entra ID token")
         sources += db.instances + list(db.jobs) + [p for _, p in own_poolers]
     sources += operators
 
     # Prometheus -> what the PodMonitors select
+    # (and out of the release's namespace: monitoring_flows.py, which imports this module)
+    from kiva_policies.day_one.monitoring_flows import monitoring_egress_flows, numbered_targets
+
     candidates = [p for _, p in gateways + models] + matrix.database_pods
     for monitor in (r for r in resources if r.type == POD_MONITOR):
-        for target, port in scrape_targets(monitor, candidates):
+        for target, port in scrape_targets(monitor, candidates) + numbered_targets(monitor, candidates):
             for source in prometheus:
                 matrix.add(source, target, [port], f"Prometheus scrapes PodMonitor {meta_name(monitor)}")
     monitoring_stack_flows(matrix, resources, apis)
+    monitoring_egress_flows(matrix, resources, apis)
 
     # External Secrets -> Key Vault
     if any(r.type in SECRET_STORES and get(r.props, "spec", "provider", "azurekv") for r in resources):
