@@ -50,15 +50,18 @@ def policy_lines(report: PolicyReport) -> list[str]:
     mandatory = len(report.mandatory_violations)
     advisory = sum(1 for f in report.findings if f.status == "violation" and f.enforcement != "mandatory")
     unverifiable = sum(1 for f in report.findings if f.status == "not-verifiable")
+    waived = sum(1 for f in report.findings if f.status == "waived")
     lines = [
         f"Policies: {len(report.policies)} run, {mandatory} mandatory violation(s), "
-        f"{advisory} advisory, {unverifiable} not verifiable"
+        f"{advisory} advisory, {unverifiable} not verifiable" + (f", {waived} waived" if waived else "")
     ]
     order = {"mandatory": 0, "advisory": 1}
     for finding in sorted(report.findings, key=lambda f: (order.get(f.enforcement, 2), f.policy, f.urn)):
         name = finding.urn.rsplit("::", 1)[-1]
+        # a waived finding names the exception that accepts it (reason, owner, ticket, expiry)
+        accepted = f"; waived: {finding.waiver}" if finding.status == "waived" else ""
         lines.append(
             f"  {_MARK.get(finding.status, '-')} [{finding.enforcement}] {finding.policy}: "
-            f"{finding.message} ({name})"
+            f"{finding.message} ({name}){accepted}"
         )
     return lines

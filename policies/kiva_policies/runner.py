@@ -73,7 +73,7 @@ class PlannedResource:
 class Finding:
     policy: str
     enforcement: str  # "mandatory" | "advisory"
-    status: str  # "violation" | "not-verifiable"
+    status: str  # "violation" | "not-verifiable" | "waived"
     urn: str
     message: str
     waiver: str = ""

@@ -91,3 +91,26 @@ def test_prods_exception_waives_the_finding_until_it_expires() -> None:
 
     after = apply_exceptions(run(plan), load_exceptions(path, date(2027, 6, 1), known))
     assert sorted(f.policy for f in after.mandatory_violations) == ["kiva-exceptions-valid", POLICY]
+
+
+def test_the_plan_summary_counts_waived_findings_and_names_their_exception() -> None:
+    from infra.offline.display import policy_lines
+
+    path = ROOT / "policies" / "exceptions" / "prod.yaml"
+    plan = [
+        replace(r, urn=PROD_GATEWAY) if r.name == "kiva-gateway" else r
+        for r in mutate(
+            compliant_plan(), "kiva-gateway", _set_image("docker.litellm.ai/berriai/litellm:1.90.6")
+        )
+    ]
+    report = apply_exceptions(
+        run(plan), load_exceptions(path, date(2026, 11, 27), {p.name for p in POLICIES})
+    )
+    lines = policy_lines(report)
+    assert lines[0].endswith(", 0 not verifiable, 1 waived")
+    [line] = [line for line in lines if POLICY in line]
+    assert line.startswith(f"  - [mandatory] {POLICY}: ")
+    assert line.endswith(
+        "; waived: " + report.findings[[f.policy for f in report.findings].index(POLICY)].waiver
+    )
+    assert "ticket KIVA-15, expires 2027-05-31" in line
