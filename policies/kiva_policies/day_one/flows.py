@@ -267,16 +267,41 @@ def _enabled(values: Any, *path: str) -> bool:
     return get(values, *path, default=True) is not False
 
 
+@dataclass(frozen=True)
+class MonitoringRelease:
+    """One kube-prometheus-stack release as its pods' labels need it."""
+
+    values: Any
+    release: str
+    """The Helm release name (`app.kubernetes.io/instance`, `release`)."""
+    namespace: str
+    name: str
+    """The chart's name as its templates use it (`nameOverride`, else the chart's)."""
+    prometheus: Pod
+
+
+def monitoring_releases(resources: Sequence[Res]) -> Iterable[MonitoringRelease]:
+    """Every kube-prometheus-stack release of the plan, with its Prometheus pod."""
+    for r in _releases(resources, PROMETHEUS_CHART):
+        values = get(r.props, "values", default={}) or {}
+        namespace = str(get(r.props, "namespace", default=None) or "default")
+        [prometheus] = [p for p in prometheus_pods([r]) if p.namespace == namespace]
+        yield MonitoringRelease(
+            values,
+            str(get(r.props, "name", default=None) or r.name),
+            namespace,
+            str(get(values, "nameOverride", default=None) or PROMETHEUS_CHART),
+            prometheus,
+        )
+
+
 def monitoring_stack_flows(
     matrix: Matrix, resources: Sequence[Res], apis: Sequence[tuple[Any, list[int]]]
 ) -> None:
     """The flows among the pods of each kube-prometheus-stack release (see the module docstring)."""
-    for r in _releases(resources, PROMETHEUS_CHART):
-        values = get(r.props, "values", default={}) or {}
-        release = str(get(r.props, "name", default=None) or r.name)
-        namespace = str(get(r.props, "namespace", default=None) or "default")
-        name = str(get(values, "nameOverride", default=None) or PROMETHEUS_CHART)
-        [prometheus] = [p for p in prometheus_pods([r]) if p.namespace == namespace]
+    for stack in monitoring_releases(resources):
+        values, release, namespace, name = stack.values, stack.release, stack.namespace, stack.name
+        prometheus = stack.prometheus
         matrix.add(prometheus, prometheus, [9090, 8080], "Prometheus scrapes itself and its config reloader")
         grafana = pod(
             namespace, "grafana", {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": release}

@@ -31,7 +31,6 @@ from typing import Any
 from kiva_policies.base import CONFIG_MAP, as_list, get, is_number, parse_yaml
 from kiva_policies.day_one.flows import (
     KUBE_DNS,
-    PROMETHEUS_CHART,
     Matrix,
     Res,
     _enabled,
@@ -41,6 +40,7 @@ from kiva_policies.day_one.flows import (
     _url_endpoint,
     meta_name,
     meta_namespace,
+    monitoring_releases,
     prometheus_pods,
 )
 from kiva_policies.day_one.network_policy_eval import External, Pod, pod
@@ -83,12 +83,9 @@ def monitoring_egress_flows(
     matrix: Matrix, resources: Sequence[Res], apis: Sequence[tuple[Any, list[int]]]
 ) -> None:
     """The flows out of each kube-prometheus-stack release's namespace (module docstring)."""
-    for r in _releases(resources, PROMETHEUS_CHART):
-        values = get(r.props, "values", default={}) or {}
-        release = str(get(r.props, "name", default=None) or r.name)
-        namespace = str(get(r.props, "namespace", default=None) or "default")
-        name = str(get(values, "nameOverride", default=None) or PROMETHEUS_CHART)
-        [prometheus] = [p for p in prometheus_pods([r]) if p.namespace == namespace]
+    for stack in monitoring_releases(resources):
+        values, release, namespace, name = stack.values, stack.release, stack.namespace, stack.name
+        prometheus = stack.prometheus
         callers: list[Pod] = [prometheus]
         resolvers: list[Pod] = [prometheus]
         if _enabled(values, "prometheusOperator", "enabled"):
