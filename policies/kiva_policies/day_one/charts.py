@@ -533,6 +533,30 @@ _GPU_OPERATOR = Chart(
     subcharts={"node-feature-discovery": (_NFD_0_18_2, ("nfd.enabled",))},
 )
 
+# NVIDIA's dcgm-exporter chart (charts/dcgm-exporter-4.6.0, `templates/daemonset.yaml`): one DaemonSet, always
+# rendered, whose pod takes `affinity`, `nodeSelector`, `tolerations` and `resources` from the top level of the
+# values (empty by default: it runs on every untainted node unless the release narrows it), and a
+# ServiceMonitor when `serviceMonitor.enabled` (`templates/service-monitor.yaml`).
+_DCGM_EXPORTER = Chart(
+    "dcgm-exporter",
+    "4.6.0",
+    defaults={
+        "resources": {},
+        "nodeSelector": {},
+        "tolerations": [],
+        "affinity": {},
+        "serviceMonitor": {"enabled": True},
+    },
+    pods=(ChartPod("dcgm-exporter", "DaemonSet", replicas=None),),
+    renders=(
+        RenderedResource(
+            "servicemonitors.monitoring.coreos.com",
+            "a ServiceMonitor for the exporter (serviceMonitor.enabled)",
+            ("serviceMonitor.enabled",),
+        ),
+    ),
+)
+
 _POD_BLOCK: dict[str, Any] = {"tolerations": [], "nodeSelector": {}, "affinity": {}, "resources": {}}
 _WEBHOOKS = "prometheusOperator.admissionWebhooks"
 _MONITORING_KINDS = (
@@ -632,7 +656,16 @@ _KUBE_PROMETHEUS_STACK = Chart(
 
 CHARTS: dict[tuple[str, str], Chart] = {
     (chart.name, chart.version): chart
-    for chart in (_CNPG, _BARMAN, _CERT_MANAGER, _ESO, _DEVICE_PLUGIN, _GPU_OPERATOR, _KUBE_PROMETHEUS_STACK)
+    for chart in (
+        _CNPG,
+        _BARMAN,
+        _CERT_MANAGER,
+        _ESO,
+        _DEVICE_PLUGIN,
+        _DCGM_EXPORTER,
+        _GPU_OPERATOR,
+        _KUBE_PROMETHEUS_STACK,
+    )
 }
 
 

@@ -18,7 +18,8 @@
   plugin ("pod rejected: RuntimeClass %q not found", kubernetes `plugin/pkg/admission/runtimeclass`), so a
   workload's pods never appear. The class must be a RuntimeClass of the plan or declared
   (`runtimeClasses`, e.g. `nvidia`, which k3s and RKE2 register for the NVIDIA runtime). The same holds
-  for the NVIDIA device plugin's DaemonSets (chart value `runtimeClassName`, k8s-device-plugin 0.18.0).
+  for the NVIDIA device plugin's DaemonSets (chart value `runtimeClassName`, k8s-device-plugin 0.18.0) and
+  the DCGM exporter's (the same value, dcgm-exporter chart 4.6.0 `templates/daemonset.yaml`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from kiva_policies.day_one.resources import (
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RUNTIME_CLASS = "kubernetes:node.k8s.io/v1:RuntimeClass"
 #: Charts whose pods take their RuntimeClass from the value `runtimeClassName`.
-RUNTIME_CLASS_CHARTS = frozenset({"nvidia-device-plugin"})
+RUNTIME_CLASS_CHARTS = frozenset({"nvidia-device-plugin", "dcgm-exporter"})
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
 

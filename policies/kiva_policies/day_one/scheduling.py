@@ -9,6 +9,10 @@ Tolerations", "Assigning Pods to Nodes", "Resource Management for Pods and Conta
 - the pod's requests fit what the node has left (`nvidia.com/gpu` only where a device plugin runs);
 - required pod anti-affinity against its own pods leaves a free topology domain (zone or host).
 
+A DaemonSet puts one pod on every node of each pool it admits (its requests are taken off those nodes and
+listed under the pool); one whose node selection picks a pool whose taints it does not tolerate runs nothing
+there, which is reported (Kubernetes docs "DaemonSet": "How Daemon Pods are scheduled").
+
 The pools come from `nodes.py`, the pods from `pods.py` (charts via `charts.py`). Pods are packed
 first-fit, largest GPU/CPU/memory request first, onto every pool at its maximum node count, with daemon
 pods taken off each node they admit first. First-fit can miss a packing that exists, so a finding
@@ -34,6 +38,7 @@ from kiva_policies.day_one.quantities import cpu_text, memory_text
 PCI_NVIDIA = "feature.node.kubernetes.io/pci-10de.present"
 GPU_PRESENT = "nvidia.com/gpu.present"
 OPERATOR_DEVICE_PLUGIN = "nvidia.com/gpu.deploy.device-plugin"
+OS_KEY = "kubernetes.io/os"
 
 
 # --- Kubernetes filters ----------------------------------------------------------------------------
@@ -243,9 +248,11 @@ def analyse(resources: list[Any]) -> Analysis:
             for i in range(pool.max_nodes)
         ]
     daemons: dict[str, list[str]] = {pool.name: [] for pool in pools}
+    unplaced: dict[str, int] = {}
     for group in (g for g in groups if g.daemon):
         for pool in pools:
             if refusal(pool, group) is not None:
+                _untolerated_daemon(pool, group, findings, unplaced)
                 continue
             daemons[pool.name].append(group.short)
             if not _fits(pool.cpu, pool.memory, pool.allocatable_gpus, group):
@@ -263,13 +270,13 @@ def analyse(resources: list[Any]) -> Analysis:
                 node.memory -= group.memory
                 node.gpus -= group.gpus
                 node.pods -= 1
+                node.holds[group.name] = node.holds.get(group.name, 0) + 1
 
     baseline = {
         pool.name: (nodes[0].cpu, nodes[0].memory, nodes[0].gpus) if nodes else (0, 0, 0)
         for pool in pools
         for nodes in [nodes_of[pool.name]]
     }
-    unplaced: dict[str, int] = {}
     ordered = sorted(
         (g for g in groups if not g.daemon), key=lambda g: (g.transient, -g.gpus, -g.cpu, -g.memory, g.name)
     )
@@ -333,6 +340,33 @@ def analyse(resources: list[Any]) -> Analysis:
             )
     nodes = [node for pool in pools for node in nodes_of[pool.name]]
     return Analysis(pools, groups, nodes, findings, unplaced, daemons)
+
+
+def _untolerated_daemon(
+    pool: NodePool, group: PodGroup, findings: list[Finding], unplaced: dict[str, int]
+) -> None:
+    """A DaemonSet whose node selection picks the pool's nodes but which does not tolerate their taints.
+
+    The DaemonSet controller then creates no pod there (it simulates the scheduler's taint filter), so what the
+    release meant to run on every node of the pool, e.g. the DCGM exporter on the GPU pools, runs on none.
+    Only a DaemonSet that selects nodes (required node affinity, or a node selector beyond the OS label) is
+    held to it: one that selects every node (node-feature-discovery's worker) is kept off tainted pools by
+    design. Device plugins are left to `gpu-coverage`, which names what that costs.
+    """
+    selects = group.node_terms is not None or any(key != OS_KEY for key in group.node_selector)
+    if group.advertises_gpus or not selects or not admitting_zones(pool, group) or not pool.max_nodes:
+        return
+    taints = ", ".join(map(str, untolerated(pool, group)))
+    findings.append(
+        Finding(
+            group.urn,
+            f"{group.name}: its node selection picks the nodes of pool {pool.describe()}, but it does not "
+            f"tolerate their taint {taints}, so none of its pods runs there. Add a toleration for the taint "
+            "to the release's values, or leave the pool out of its node selection.",
+            "placement",
+        )
+    )
+    unplaced[group.short] = unplaced.get(group.short, 0) + pool.max_nodes
 
 
 def _place(group: PodGroup, pools: list[NodePool], nodes_of: Mapping[str, list[Node]]) -> int:

@@ -107,6 +107,49 @@ def test_device_plugin_and_operator_pod_templates_read_the_recorded_blocks() -> 
     assert "merge $nodeSelector (.Values.webhook.nodeSelector | default dict)" in cert_manager
 
 
+def test_dcgm_exporter_daemon_set_reads_the_recorded_values() -> None:
+    """The vendored chart's DaemonSet takes its pod fields from the top level of the values, always rendered."""
+    folder = REPO_CHARTS / "dcgm-exporter-4.6.0" / "templates"
+    daemonset = (folder / "daemonset.yaml").read_text()
+    assert "kind: DaemonSet" in daemonset and not daemonset.lstrip().startswith("{{")
+    for line in (
+        "{{- toYaml .Values.affinity | nindent 8 }}",
+        "{{- toYaml .Values.nodeSelector | nindent 8 }}",
+        "{{- with .Values.tolerations }}",
+        "{{- toYaml .Values.resources | nindent 10 }}",
+        "runtimeClassName: {{ .Values.runtimeClassName }}",
+    ):
+        assert line in daemonset, line
+    monitor = (folder / "service-monitor.yaml").read_text()
+    assert monitor.startswith("{{- if .Values.serviceMonitor.enabled }}")
+
+
+def test_dcgm_exporter_release_values_replace_the_empty_defaults() -> None:
+    chart = charts.chart_of("dcgm-exporter", "4.6.0")
+    assert chart is not None
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    rendered = charts.render(
+        chart,
+        {
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+            "affinity": affinity,
+            "nodeSelector": None,
+            "resources": {"requests": {"cpu": "100m"}},
+        },
+    )
+    [(pod, fields)] = rendered.pods
+    assert (pod.name, pod.kind) == ("dcgm-exporter", "DaemonSet")
+    assert fields == {
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+        "nodeSelector": {},
+        "affinity": affinity,
+        "resources": {"requests": {"cpu": "100m"}},
+        "replicas": 1,
+    }
+    assert [n.crd for n in rendered.needs] == ["servicemonitors.monitoring.coreos.com"]
+    assert charts.render(chart, {"serviceMonitor": {"enabled": False}}).needs == []
+
+
 def test_values_merge_like_helm() -> None:
     defaults = {"tolerations": [{"key": "a"}], "affinity": {"x": {"y": 1, "z": 2}}, "keep": 1, "drop": 2}
     merged = charts.coalesce(

@@ -115,6 +115,34 @@ def test_other_chart_monitors_are_known() -> None:
     assert findings(skipped, CRDS) == []  # renderMode skipIfMissing leaves them out
 
 
+def test_dcgm_exporter_service_monitor_needs_the_prometheus_crds() -> None:
+    resources = [r for r in resources_of("dev") if not by_type_and_name(RELEASE, "kube-prometheus-stack")(r)]
+    exporter = find(resources, by_type_and_name(RELEASE, "dcgm-exporter"))
+    found = [f.message for f in findings(resources, CRDS) if f.urn == exporter.urn]
+    assert found == [
+        "Helm release dcgm-exporter (dcgm-exporter 4.6.0) renders a ServiceMonitor for the exporter "
+        "(serviceMonitor.enabled) and needs the CRD servicemonitors.monitoring.coreos.com, which no Helm release "
+        "or CRD of the plan installs and which is not declared in kiva:prerequisites.crds; the API server rejects "
+        "it. Install it (e.g. the operator's chart with its CRDs), declare it if the cluster has it, or turn the "
+        "feature off."
+    ]
+
+
+def test_dcgm_exporter_runtime_class_must_exist() -> None:
+    resources = mutate(
+        resources_of("dev"),
+        by_type_and_name(RELEASE, "dcgm-exporter"),
+        lambda p: p["values"].update(runtimeClassName="nvidia-missing"),
+    )
+    exporter = find(resources, by_type_and_name(RELEASE, "dcgm-exporter"))
+    found = [f.message for f in findings(resources, CONTROLLERS) if f.urn == exporter.urn]
+    assert len(found) == 1
+    assert found[0].startswith(
+        "Helm release dcgm-exporter (its DaemonSets) names RuntimeClass 'nvidia-missing', which the plan does "
+        "not create"
+    )
+
+
 def test_a_custom_resource_whose_release_does_not_install_its_crds_is_reported() -> None:
     resources = mutate(
         resources_of("dev"),

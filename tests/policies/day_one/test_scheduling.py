@@ -113,6 +113,73 @@ def test_device_plugin_without_the_spot_toleration_leaves_the_spot_pool_uncovere
     assert "kiva/kiva-model-llama-3-2-3b" in placed and "no device plugin advertises nvidia.com/gpu" in placed
 
 
+# --- the DCGM exporter: a DaemonSet on the device-plugin GPU pools -----------------------------------
+
+DCGM = "DaemonSet dcgm-exporter of Helm release dcgm-exporter (dcgm-exporter 4.6.0)"
+
+
+def _pool_line(lines: list[str], pool: str) -> str:
+    return next(line for line in lines if line.startswith(f"pool {pool}:"))
+
+
+def test_dev_places_the_dcgm_exporter_once_on_each_t4_node_and_nowhere_else() -> None:
+    resources = resources_of("dev")
+    analysis = scheduling.analyse(resources)
+    assert analysis.pools is not None
+    t4 = next(p for p in analysis.pools if p.name == "t4")
+    per_pool = {p.name: [n.holds.get(DCGM, 0) for n in analysis.nodes if n.pool is p] for p in analysis.pools}
+    assert per_pool == {"system": [0, 0, 0], "general": [0, 0, 0], "t4": [1] * t4.max_nodes}
+    assert t4.max_nodes == 2
+    lines = scheduling.summary(resources)
+    assert "dcgm-exporter ×2" in _pool_line(lines, "t4")
+    assert all("dcgm-exporter" not in _pool_line(lines, pool) for pool in ("system", "general"))
+    assert analysis.unplaced == {}
+
+
+def test_dcgm_exporter_requests_count_against_every_t4_node() -> None:
+    def free(resources) -> list[tuple[int, int]]:
+        return [(n.cpu, n.memory) for n in scheduling.analyse(resources).nodes if n.pool.name == "t4"]
+
+    resources = resources_of("dev")
+    with_exporter = free(resources)
+    without_exporter = free(without(resources, by_type_and_name(RELEASE, "dcgm-exporter")))
+    # The release's requests (cpu 100m, memory 256Mi), taken off each node before the model is packed.
+    assert [
+        (c0 - c1, m0 - m1) for (c0, m0), (c1, m1) in zip(without_exporter, with_exporter, strict=True)
+    ] == [(100, 256 * 2**20)] * 2
+
+
+def test_dcgm_exporter_without_the_gpu_taint_toleration_is_reported_unplaced() -> None:
+    def drop_gpu_toleration(props: dict) -> None:
+        props["values"]["tolerations"] = [
+            t for t in props["values"]["tolerations"] if t.get("key") != "nvidia.com/gpu"
+        ]
+
+    resources = mutate(resources_of("dev"), by_type_and_name(RELEASE, "dcgm-exporter"), drop_gpu_toleration)
+    found = findings(resources, PLACED)
+    assert [f.message for f in found] == [
+        f"{DCGM}: its node selection picks the nodes of pool t4 (Standard_NC4as_T4_v3), but it does not "
+        "tolerate their taint nvidia.com/gpu=present:NoSchedule, so none of its pods runs there. Add a "
+        "toleration for the taint to the release's values, or leave the pool out of its node selection."
+    ]
+    assert found[0].urn.endswith("::kiva-monitoring-gpu-metrics-dcgm-exporter")
+    assert found[0].enforcement == "mandatory"
+    lines = scheduling.summary(resources)
+    assert "dcgm-exporter" not in _pool_line(lines, "t4")
+    assert lines[-1] == "unplaced pods: dcgm-exporter ×2"
+    assert findings(resources, COVERED) == []  # the device plugin still runs there
+
+
+def test_a_daemon_set_that_selects_every_node_may_skip_tainted_pools() -> None:
+    """node-feature-discovery's worker does not tolerate the system pool's taint: by design, not a finding."""
+    analysis = scheduling.analyse(resources_of("prod"))
+    assert analysis.pools is not None
+    worker = next(g for g in analysis.groups if g.short == "node-feature-discovery-worker")
+    system = next(p for p in analysis.pools if p.name == "system")
+    assert scheduling.refusal(system, worker) == "taint CriticalAddonsOnly=true:NoSchedule not tolerated"
+    assert analysis.findings == [] and analysis.unplaced == {}
+
+
 def test_gpu_operator_whose_node_feature_discovery_skips_gpu_nodes_covers_nothing() -> None:
     def no_nfd_toleration(props: dict) -> None:
         props["values"]["node-feature-discovery"] = {"worker": {"tolerations": []}}
