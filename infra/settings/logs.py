@@ -51,8 +51,9 @@ class Logs(KivaModel):
     """How many days the external backend keeps logs (required with `external`); at most
     `kiva:retention.logAnalyticsDays`."""
     anonymise_ips: bool = False
-    """Keep client IP addresses out of the ingress controller's access log (AKS application routing);
-    the gateway never sees client IPs (see docs/operations.md#logs)."""
+    """Keep client IP addresses out of the ingress controller's access log (AKS application routing only:
+    refused without an ingress or with another class, whose log format is the cluster's); the gateway never
+    sees client IPs (see docs/operations.md#logs)."""
 
     @model_validator(mode="after")
     def _backend(self) -> Logs:

@@ -491,6 +491,26 @@ class StackSettings(KivaModel):
             raise _rule(*problem)
         if not monitoring.enabled:
             return
+        ingress = self.gateway.ingress
+        if monitoring.logs.anonymise_ips and ingress is None:
+            raise _rule(
+                "monitoring.logs.anonymiseIps",
+                "the gateway has no ingress, so the stack runs no access log to anonymise (the gateway itself "
+                "never sees client addresses); set anonymiseIps: false",
+            )
+        if (
+            monitoring.logs.anonymise_ips
+            and ingress is not None
+            and ingress.class_name != AKS_APP_ROUTING_CLASS
+        ):
+            raise _rule(
+                "monitoring.logs.anonymiseIps",
+                "the stack sets the access-log format only of the AKS application routing controller "
+                f"(gateway.ingress.className: {AKS_APP_ROUTING_CLASS}), not of ingress class "
+                f"{ingress.class_name!r}; drop client addresses in that controller's own log format (e.g. "
+                "traefik: accessLog.fields.names with ClientAddr and ClientHost set to drop) and set "
+                "anonymiseIps: false",
+            )
         if not monitoring.install:
             if self.on_azure:
                 raise _rule(

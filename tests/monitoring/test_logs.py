@@ -164,3 +164,33 @@ def test_shipped_model_servers_and_gateway_log_no_prompts(stack: str) -> None:
     )
     assert config["litellm_settings"]["turn_off_message_logging"] is True
     assert "use_x_forwarded_for" not in config["general_settings"]  # the gateway never sees client IPs
+
+
+def test_anonymise_ips_is_refused_where_the_stack_sets_no_access_log() -> None:
+    """A switch that would silently do nothing is an error: without an ingress, or with a controller whose
+    log format the stack does not own, the operator must anonymise there (or switch it off)."""
+    from tests.conftest import stack_config
+    from tests.test_config_messages import _error
+
+    dev_monitoring = stack_config("dev")["kiva:monitoring"]
+    assert _error("dev", monitoring={**dev_monitoring, "logs": {"anonymiseIps": True}}) == (
+        "Pulumi.dev.yaml: kiva:monitoring.logs.anonymiseIps: the gateway has no ingress, so the stack runs no "
+        "access log to anonymise (the gateway itself never sees client addresses); set anonymiseIps: false"
+    )
+    traefik = {
+        "className": "traefik",
+        "host": "llm.example.de",
+        "clusterIssuer": "ca",
+        "controllerNamespace": "kube-system",
+    }
+    message = _error(
+        "dev",
+        monitoring={**dev_monitoring, "logs": {"anonymiseIps": True}},
+        gateway={**stack_config("dev")["kiva:gateway"], "ingress": traefik},
+        prerequisites={"ingressClasses": ["traefik"], "clusterIssuers": ["ca"]},
+    )
+    assert message.startswith(
+        "Pulumi.dev.yaml: kiva:monitoring.logs.anonymiseIps: the stack sets the access-log format only of the "
+        "AKS application routing controller (gateway.ingress.className: webapprouting.kubernetes.azure.com), "
+        "not of ingress class 'traefik'; "
+    ), message
