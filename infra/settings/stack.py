@@ -129,6 +129,7 @@ class StackSettings(KivaModel):
             self._check_backups,
             self._check_secrets,
             self._check_prerequisites,
+            self._check_log_anonymisation,
             self._check_operators,
             self._check_teams,
         ):
@@ -491,26 +492,6 @@ class StackSettings(KivaModel):
             raise _rule(*problem)
         if not monitoring.enabled:
             return
-        ingress = self.gateway.ingress
-        if monitoring.logs.anonymise_ips and ingress is None:
-            raise _rule(
-                "monitoring.logs.anonymiseIps",
-                "the gateway has no ingress, so the stack runs no access log to anonymise (the gateway itself "
-                "never sees client addresses); set anonymiseIps: false",
-            )
-        if (
-            monitoring.logs.anonymise_ips
-            and ingress is not None
-            and ingress.class_name != AKS_APP_ROUTING_CLASS
-        ):
-            raise _rule(
-                "monitoring.logs.anonymiseIps",
-                "the stack sets the access-log format only of the AKS application routing controller "
-                f"(gateway.ingress.className: {AKS_APP_ROUTING_CLASS}), not of ingress class "
-                f"{ingress.class_name!r}; drop client addresses in that controller's own log format (e.g. "
-                "traefik: accessLog.fields.names with ClientAddr and ClientHost set to drop) and set "
-                "anonymiseIps: false",
-            )
         if not monitoring.install:
             if self.on_azure:
                 raise _rule(
@@ -534,6 +515,33 @@ class StackSettings(KivaModel):
                 "monitoring.retention.time",
                 f"production keeps at least {PRODUCTION_MIN_RETENTION_DAYS} days of metrics (got "
                 f"{monitoring.retention.time}), e.g. 30d",
+            )
+
+    def _check_log_anonymisation(self) -> None:
+        """`logs.anonymiseIps` only where the stack owns the access log's format (AKS application routing);
+        after the ingress checks, so that a missing controller is named first."""
+        monitoring = self.monitoring
+        if not monitoring.enabled:
+            return
+        ingress = self.gateway.ingress
+        if monitoring.logs.anonymise_ips and ingress is None:
+            raise _rule(
+                "monitoring.logs.anonymiseIps",
+                "the gateway has no ingress, so the stack runs no access log to anonymise (the gateway itself "
+                "never sees client addresses); set anonymiseIps: false",
+            )
+        if (
+            monitoring.logs.anonymise_ips
+            and ingress is not None
+            and ingress.class_name != AKS_APP_ROUTING_CLASS
+        ):
+            raise _rule(
+                "monitoring.logs.anonymiseIps",
+                "the stack sets the access-log format only of the AKS application routing controller "
+                f"(gateway.ingress.className: {AKS_APP_ROUTING_CLASS}), not of ingress class "
+                f"{ingress.class_name!r}; drop client addresses in that controller's own log format (e.g. "
+                "traefik: accessLog.fields.names with ClientAddr and ClientHost set to drop) and set "
+                "anonymiseIps: false",
             )
 
     def _check_operators(self) -> None:

@@ -32,5 +32,14 @@ def test_dev_with_an_aks_class_ingress_turns_it_on(plan_with):
 def test_another_ingress_class_does_not_enable_app_routing(plan_with):
     gateway = stack_config("prod")["kiva:gateway"]
     gateway["ingress"].update(className="nginx", controllerNamespace="ingress-nginx")
-    plan = plan_with("prod", {"kiva:gateway": gateway, "kiva:prerequisites": {"ingressClasses": ["nginx"]}})
+    # anonymiseIps patches only the add-on's controller: another class must anonymise in its own log format
+    monitoring = {**stack_config("prod")["kiva:monitoring"], "logs": {"anonymiseIps": False}}
+    plan = plan_with(
+        "prod",
+        {
+            "kiva:gateway": gateway,
+            "kiva:prerequisites": {"ingressClasses": ["nginx"]},
+            "kiva:monitoring": monitoring,
+        },
+    )
     assert _routing(plan) is None
