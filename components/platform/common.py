@@ -6,6 +6,8 @@ reaches a container the same way: through a `secretKeyRef`, never as a literal.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -16,6 +18,7 @@ from components.contracts import GpuNodes
 from infra.settings.secrets_table import DATABASE_SECRET as DATABASE_SECRET
 from infra.settings.secrets_table import GATEWAY_SECRET as GATEWAY_SECRET
 from infra.settings.secrets_table import HUGGING_FACE_SECRET as HUGGING_FACE_SECRET
+from infra.versions import HelmChart
 
 PART_OF = "kiva"
 
@@ -31,6 +34,26 @@ def gpu_tolerations(nodes: GpuNodes) -> list[k8s.core.v1.TolerationArgs]:
         )
         for t in nodes.tolerations
     ]
+
+
+def pinned_release(
+    release: str, chart: HelmChart, namespace: str, values: Any, timeout: int
+) -> k8s.helm.v3.ReleaseArgs:
+    """A vendor chart at its pinned version (`infra/versions.py`), into a namespace the stack created, rolled
+    back whole if it does not come up within `timeout` seconds (`atomic`), with a bounded Helm history."""
+    return k8s.helm.v3.ReleaseArgs(
+        name=release,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        namespace=namespace,
+        create_namespace=False,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
+        max_history=10,
+    )
 
 
 def labels(name: str, component: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import EXTERNAL_SECRETS_NAMESPACE, Toleration
-from components.platform.common import GPU_POOL_LABEL, child_opts
+from components.platform.common import GPU_POOL_LABEL, child_opts, pinned_release
 from components.platform.namespaces import (
     CERT_MANAGER_NAMESPACE,
     CNPG_NAMESPACE,
@@ -229,19 +229,7 @@ class Operators(pulumi.ComponentResource):
     ) -> k8s.helm.v3.Release:
         return k8s.helm.v3.Release(
             f"{self._name}-{release}",
-            k8s.helm.v3.ReleaseArgs(
-                name=release,
-                chart=chart.name,
-                version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-                namespace=namespace,
-                create_namespace=False,
-                values=values,
-                atomic=True,
-                cleanup_on_fail=True,
-                timeout=RELEASE_TIMEOUT,
-                max_history=10,
-            ),
+            pinned_release(release, chart, namespace, values, RELEASE_TIMEOUT),
             opts=child_opts(
                 self, depends_on=[self._namespaces[namespace], *self._after, *(depends_on or [])]
             ),

@@ -34,6 +34,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -145,24 +146,31 @@ class EngineExceptions:
         return exceptions.problems if exceptions is not None else []
 
 
+def _as_declared(policy: Policy) -> dict[str, Any]:
+    """Everything the engine shows of a policy except how it validates: kept as the pack declares it."""
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "enforcement_level": policy.enforcement_level,
+        "config_schema": policy.config_schema,
+        "display_name": policy.display_name,
+        "severity": policy.severity,
+        "framework": policy.framework,
+        "tags": policy.tags,
+        "remediation_steps": policy.remediation_steps,
+        "url": policy.url,
+    }
+
+
 def _wrap_resource_policy(policy: ResourceValidationPolicy, exceptions: EngineExceptions) -> Policy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> Awaitable | None:
         report = exceptions.filtered(policy.name, stack_of(args.urn), args.urn, report_violation)
         return policy.validate(args, report)
 
     return ResourceValidationPolicy(
-        name=policy.name,
-        description=policy.description,
         validate=validate,
-        enforcement_level=policy.enforcement_level,
-        config_schema=policy.config_schema,
         remediate=policy.remediate if policy.has_remediation() else None,
-        display_name=policy.display_name,
-        severity=policy.severity,
-        framework=policy.framework,
-        tags=policy.tags,
-        remediation_steps=policy.remediation_steps,
-        url=policy.url,
+        **_as_declared(policy),
     )
 
 
@@ -171,19 +179,7 @@ def _wrap_stack_policy(policy: StackValidationPolicy, exceptions: EngineExceptio
         stack = _stack_of_resources(resource.urn for resource in args.resources)
         return policy.validate(args, exceptions.filtered(policy.name, stack, "", report_violation))
 
-    return StackValidationPolicy(
-        name=policy.name,
-        description=policy.description,
-        validate=validate,
-        enforcement_level=policy.enforcement_level,
-        config_schema=policy.config_schema,
-        display_name=policy.display_name,
-        severity=policy.severity,
-        framework=policy.framework,
-        tags=policy.tags,
-        remediation_steps=policy.remediation_steps,
-        url=policy.url,
-    )
+    return StackValidationPolicy(validate=validate, **_as_declared(policy))
 
 
 def exceptions_valid_policy(exceptions: EngineExceptions) -> StackValidationPolicy:

@@ -46,7 +46,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import Toleration
-from components.platform.common import GPU_POOL_LABEL, child_opts, labels
+from components.platform.common import GPU_POOL_LABEL, child_opts, labels, pinned_release
 from components.platform.monitoring.monitors import SCRAPE_INTERVAL
 from components.platform.monitoring.values import PROMETHEUS_POD_LABELS
 from components.platform.namespaces import psa_labels
@@ -231,18 +231,8 @@ class GpuMetrics(pulumi.ComponentResource):
         chart = versions.DCGM_EXPORTER
         self.release = k8s.helm.v3.Release(
             f"{name}-dcgm-exporter",
-            k8s.helm.v3.ReleaseArgs(
-                name=RELEASE_NAME,
-                chart=chart.name,
-                version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-                namespace=GPU_METRICS_NAMESPACE,
-                create_namespace=False,
-                values=dcgm_exporter_values(args),
-                atomic=True,
-                cleanup_on_fail=True,
-                timeout=RELEASE_TIMEOUT,
-                max_history=10,
+            pinned_release(
+                RELEASE_NAME, chart, GPU_METRICS_NAMESPACE, dcgm_exporter_values(args), RELEASE_TIMEOUT
             ),
             opts=child_opts(self, depends_on=[self.namespace, *depends_on]),
         )

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import PLATFORM_NAMESPACE
-from components.platform.common import child_opts, labels
+from components.platform.common import child_opts, labels, pinned_release
 from components.platform.monitoring.alerts import AlertArgs, prometheus_rule
 from components.platform.monitoring.dashboards import dashboard_config_maps
 from components.platform.monitoring.egress import MonitoringEgress, alertmanager_peer_rule, egress_policies
@@ -168,18 +168,12 @@ class Monitoring(pulumi.ComponentResource):
             chart = versions.KUBE_PROMETHEUS_STACK
             self.release = k8s.helm.v3.Release(
                 f"{name}-kube-prometheus-stack",
-                k8s.helm.v3.ReleaseArgs(
-                    name=RELEASE_NAME,
-                    chart=chart.name,
-                    version=chart.version,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-                    namespace=values.namespace,
-                    create_namespace=False,
-                    values=kube_prometheus_stack_values(values),
-                    atomic=True,
-                    cleanup_on_fail=True,
-                    timeout=RELEASE_TIMEOUT,
-                    max_history=10,
+                pinned_release(
+                    RELEASE_NAME,
+                    chart,
+                    values.namespace,
+                    kube_prometheus_stack_values(values),
+                    RELEASE_TIMEOUT,
                 ),
                 opts=child_opts(self, depends_on=list(self.namespaces.values())),
             )
