@@ -47,12 +47,13 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-benchmark-only"
 CONCURRENCY = (1, 10, 50)
-#: uvicorn ≥ 0.37 kills a worker that does not answer its supervisor's ping within 5 s; importing
-#: LiteLLM's proxy takes longer than that on a busy 2-core machine, and the workers would be restarted
-#: forever (uvicorn/supervisors/multiprocess.py). Given to both proxies alike.
+#: uvicorn's supervisor kills a worker that does not answer its ping within the window (the pod sets 30 s,
+#: components/platform/database_names.py); importing LiteLLM's proxy on a busy 2-core machine shared with
+#: the load generator can take longer, and the workers would be restarted forever
+#: (uvicorn/supervisors/multiprocess.py). Given to both proxies alike, after the pod's own arguments.
 HEALTHCHECK = ["--timeout_worker_healthcheck", "120"]
 #: The pod's variables that only make sense with a database.
-DATABASE_ENV = {"DATABASE_URL", "ENFORCE_PRISMA_MIGRATION_CHECK", "LITELLM_MIGRATION_DIR"}
+DATABASE_ENV = {"DATABASE_URL", "LITELLM_MIGRATION_DIR"}
 DATABASE_SETTINGS = {
     "database_url",
     "database_connection_pool_limit",
@@ -95,6 +96,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "access-log": {"accessLog": True},
     "info-access-log": {"logLevel": "INFO", "accessLog": True},  # the logging shipped before issue 14
     "no-metrics": {"config:": "drop the Prometheus callback"},
+    "all-metrics": {"config:": "export every Prometheus family and label"},  # budget gauges included
 }
 
 
@@ -157,9 +159,14 @@ def pod_command(args: list[str], paths: dict[str, Path], port: int) -> list[str]
 def apply_variant(config: dict[str, Any], change: str) -> dict[str, Any]:
     """The generated config with a change no setting makes (`VARIANTS`' `config:` values)."""
     config = copy.deepcopy(config)
-    if change != "drop the Prometheus callback":
+    settings = config.setdefault("litellm_settings", {})
+    if change == "drop the Prometheus callback":
+        settings["callbacks"] = []
+    elif change == "export every Prometheus family and label":
+        settings.pop("prometheus_exclude_metrics")
+        settings.pop("prometheus_exclude_labels")
+    else:
         raise ValueError(f"unknown change {change!r}")
-    config.setdefault("litellm_settings", {})["callbacks"] = []
     return config
 
 

@@ -101,11 +101,14 @@ POSTGRES: dict[int, Image] = {
 }
 POSTGRES_IMAGES: dict[int, str] = {major: pinned.reference for major, pinned in POSTGRES.items()}
 
-#: LiteLLM proxy. 1.90.6 bakes the Prisma CLI and engines at /opt/prisma, so migrations run offline and
-#: under any uid; 1.92.0 regressed (BerriAI/litellm#33167). Keep the test dependency `litellm[proxy]`
-#: at the same version (pyproject.toml).
-LITELLM_VERSION = "1.90.6"
-LITELLM = image("docker.litellm.ai/berriai/litellm", LITELLM_VERSION)
+#: LiteLLM proxy, its long-term-support line (1.108.x, the `lts` tag). Its images bake the Prisma CLI and
+#: engines at /opt/prisma (BerriAI/litellm PR #33853, after 1.92.0's regression #33167), so migrations
+#: run offline and under any uid; from 1.93.0 the Prometheus callback skips per-request budget look-ups
+#: when the budget gauges are off (PR #32834, docs/performance.md). Keep the test dependency
+#: `litellm[proxy]` at the same version (pyproject.toml). The LTS release notes name the image
+#: `ghcr.io/berriai/litellm:v<version>` and how to verify its signature (cosign).
+LITELLM_VERSION = "1.108.7"
+LITELLM = image("ghcr.io/berriai/litellm", f"v{LITELLM_VERSION}")
 LITELLM_IMAGE = LITELLM.reference
 
 #: vLLM OpenAI-compatible server (CUDA 13 build; `VLLM_ENABLE_CUDA_COMPATIBILITY` covers R570 hosts).

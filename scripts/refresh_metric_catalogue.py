@@ -14,8 +14,9 @@ What is read, per exporter (every source is recorded in the JSON with its tag an
   The commit comes from the wheel's `vllm/_version.py`. (The git repository is larger than the
   mirror allows, so the wheel is the source; it is the very code the image runs.)
 * LiteLLM (`LITELLM_VERSION`): the installed package (dev dependency pinned to the same version),
-  `litellm/integrations/prometheus.py`: calls of `_counter_factory`/`_gauge_factory`/
-  `_histogram_factory`. The contract test re-extracts this on every run.
+  the files of `LITELLM_FILES`: calls of `_counter_factory`/`_gauge_factory`/`_histogram_factory`
+  (the Prometheus callback) and of prometheus_client's Counter/Gauge/Histogram (middleware, cleanup
+  job). The contract test re-extracts this on every run.
 * CloudNativePG (`CLOUDNATIVE_PG`, chart 0.29.0 -> operator appVersion 1.30.0): the chart's default
   monitoring queries (values.yaml `monitoringQueriesConfigMap.queries`, the ConfigMap
   `cnpg-default-monitoring` every Cluster uses) named as the operator names them
@@ -48,6 +49,10 @@ How to refresh (after bumping a pin in infra/versions.py and the charts under ..
         --python-version 3.12 --implementation cp --abi abi3 -d /tmp/vllm
     uv run python scripts/refresh_metric_catalogue.py --vllm-wheel /tmp/vllm/vllm-0.28.0-*.whl \\
         [--mirrors /work/.mirror] [--charts ../shared/charts]
+
+After a LiteLLM bump only (the installed package is its source; nothing else is needed):
+
+    uv run python scripts/refresh_metric_catalogue.py --only litellm
 
 It runs offline from those inputs (git objects are read with `git show <tag>:<path>`, never
 fetched) and exits 2 with a message naming the missing input.
@@ -218,9 +223,15 @@ def _call_names(
     return []
 
 
-#: LiteLLM files that register Prometheus metrics on the proxy's /metrics: the Prometheus callback
-#: and the in-flight requests middleware (a gauge, `livesum` across workers).
-LITELLM_FILES = ("integrations/prometheus.py", "proxy/middleware/in_flight_requests_middleware.py")
+#: LiteLLM files that register Prometheus metrics on the proxy's /metrics: the Prometheus callback,
+#: the in-flight requests middleware (a gauge, `livesum` across workers) and, since the 1.108 line, the
+#: spend-log cleanup job's own instruments (registered in the default registry on first use, on the pod
+#: that wins the cleanup lock: proxy/db/db_transaction_queue/spend_log_cleanup_metrics.py).
+LITELLM_FILES = (
+    "integrations/prometheus.py",
+    "proxy/middleware/in_flight_requests_middleware.py",
+    "proxy/db/db_transaction_queue/spend_log_cleanup_metrics.py",
+)
 
 
 def litellm_metrics() -> dict[str, Any]:
@@ -249,8 +260,14 @@ def litellm_metrics() -> dict[str, Any]:
     }
 
 
-def vllm_metrics(wheel: Path) -> dict[str, Any]:
+def vllm_metrics(wheel: Path | None) -> dict[str, Any]:
     """vLLM's Prometheus metrics, read from its published wheel (`vllm:` prefix)."""
+    if wheel is None:
+        raise SourceError(
+            "--vllm-wheel is required to refresh vllm (the wheel vllm-<VLLM_VERSION>-*.whl downloaded as this "
+            "script's docstring shows, e.g. --vllm-wheel /tmp/vllm/vllm-0.28.0-*.whl), or refresh others only: "
+            "--only litellm"
+        )
     if not wheel.is_file():
         raise SourceError(f"--vllm-wheel: no file {wheel} (see this script's docstring to download it)")
     families: dict[str, Kind] = {}
@@ -511,14 +528,31 @@ PINNED_BY = {
 }
 
 
-def build(vllm_wheel: Path, mirrors: Path, charts: Path) -> dict[str, Any]:
+def build(
+    vllm_wheel: Path | None,
+    mirrors: Path,
+    charts: Path,
+    only: Iterable[str] = (),
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole catalogue; with `only`, those pinned exporters re-read and the others kept from
+    `previous` (the catalogue on disk), so a LiteLLM bump needs neither the vLLM wheel nor the mirrors."""
+    builders: dict[str, Callable[[], dict[str, Any]]] = {
+        "vllm": lambda: vllm_metrics(vllm_wheel),
+        "litellm": litellm_metrics,
+        "cloudnative-pg": lambda: cnpg_metrics(mirrors, charts),
+        "barman-cloud-plugin": lambda: barman_metrics(mirrors, charts),
+        "dcgm-exporter": lambda: dcgm_metrics(mirrors, charts),
+        "cert-manager": lambda: cert_manager_metrics(mirrors),
+    }
+    selected = set(only) or set(builders)
+    if unknown := sorted(selected - set(builders)):
+        raise SourceError(f"--only: unknown exporter {', '.join(unknown)}; one of {', '.join(builders)}")
+    kept = (previous or {}).get("exporters", {})
+    if missing := sorted(key for key in builders if key not in selected and key not in kept):
+        raise SourceError(f"--only: {', '.join(missing)} not in the existing catalogue; refresh everything")
     exporters: dict[str, dict[str, Any]] = {
-        "vllm": vllm_metrics(vllm_wheel),
-        "litellm": litellm_metrics(),
-        "cloudnative-pg": cnpg_metrics(mirrors, charts),
-        "barman-cloud-plugin": barman_metrics(mirrors, charts),
-        "dcgm-exporter": dcgm_metrics(mirrors, charts),
-        "cert-manager": cert_manager_metrics(mirrors),
+        key: builder() if key in selected else kept[key] for key, builder in builders.items()
     }
     for key, entry in exporters.items():
         entry["pinned_by"] = f"infra/versions.py {PINNED_BY[key]}"
@@ -548,15 +582,25 @@ def build(vllm_wheel: Path, mirrors: Path, charts: Path) -> dict[str, Any]:
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vllm-wheel", type=Path, required=True, help="vllm-<VLLM_VERSION>-*.whl from PyPI")
+    parser.add_argument(
+        "--vllm-wheel", type=Path, help="vllm-<VLLM_VERSION>-*.whl from PyPI (to refresh vllm)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="EXPORTER",
+        help="refresh only this exporter (repeatable, e.g. --only litellm); keep the others from --output",
+    )
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"), help="folder of git mirrors")
     parser.add_argument("--charts", type=Path, default=ROOT.parent / "shared" / "charts", help="chart cache")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(list(argv) if argv is not None else None)
     sys.path.insert(0, str(ROOT))
     try:
-        catalogue = build(args.vllm_wheel, args.mirrors, args.charts)
-    except (SourceError, OSError, KeyError) as error:
+        previous = json.loads(args.output.read_text()) if args.only else None
+        catalogue = build(args.vllm_wheel, args.mirrors, args.charts, args.only, previous)
+    except (SourceError, OSError, KeyError, json.JSONDecodeError) as error:
         print(f"refresh_metric_catalogue: {error}", file=sys.stderr)
         return 2
     args.output.write_text(json.dumps(catalogue, indent=2, sort_keys=False) + "\n")

@@ -7,6 +7,12 @@ proxy's `ProxyConfig.load_config`; each model is then called through the resulti
 the value the proxy adds to a key's and a team's spend. `completion_cost` is also called directly on a
 fake response of 1,000 prompt and 500 completion tokens, with the deployment's id and `base_model` as
 the proxy passes them.
+
+Then the proxy's own budget gate, as LiteLLM 1.108.7 runs it before a call (litellm/proxy/auth/
+auth_checks.py): whether the model waives budget checks (`request_skips_budget_checks`, :1063, through
+`is_model_cost_zero`, :535), and whether a key with a budget of `BUDGET` that has made this one request
+(its spend is the request's `response_cost`) is stopped (`virtual_key_max_budget_check`, :6380, raises
+`BudgetExceededError`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,27 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+
+#: A key's budget, below what one priced request costs.
+BUDGET = 1e-9
+
+
+async def budget_check(model_name: str, spend: float, router: object) -> dict:
+    """Whether the proxy waives budgets for the model, and whether a key that spent `spend` is stopped."""
+    import litellm
+    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.auth import auth_checks
+    from litellm.proxy.proxy_server import proxy_logging_obj
+
+    waived = auth_checks.request_skips_budget_checks(
+        route="/chat/completions", model=model_name, llm_router=router
+    )
+    key = UserAPIKeyAuth(token=f"test-key-{model_name}", max_budget=BUDGET, spend=spend)
+    try:
+        await auth_checks.virtual_key_max_budget_check(valid_token=key, proxy_logging_obj=proxy_logging_obj)
+    except litellm.BudgetExceededError as error:
+        return {"waived": waived, "stopped": True, "message": str(error)[:300]}
+    return {"waived": waived, "stopped": False, "message": None}
 
 
 async def report(path: str) -> dict:
@@ -44,10 +71,12 @@ async def report(path: str) -> dict:
             )
         except Exception as error:  # LiteLLM raises for a model it cannot price
             cost = f"{type(error).__name__}: {error}"[:300]
+        response_cost = response._hidden_params.get("response_cost")
         out[deployment["model_name"]] = {
-            "response_cost": response._hidden_params.get("response_cost"),
+            "response_cost": response_cost,
             "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
             "completion_cost": cost,
+            "budget": await budget_check(deployment["model_name"], float(response_cost or 0.0), router),
         }
     return out
 

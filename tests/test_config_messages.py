@@ -176,7 +176,7 @@ def test_provider_regions_are_in_the_eu(fields, message):
 
 
 def test_gateway_passes_each_kind_its_litellm_params():
-    """Names as LiteLLM 1.90.6 reads them (litellm/types/router.py `CredentialLiteLLMParams`)."""
+    """Names as LiteLLM 1.108.7 reads them (litellm/types/router.py:359-395 `CredentialLiteLLMParams`)."""
     providers = [
         _provider(
             name="az",

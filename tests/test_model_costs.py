@@ -1,8 +1,9 @@
 """Issue 14, part 3: every model the gateway serves has a price, so budgets stop local models too.
 
-The LiteLLM part runs in a subprocess (tests/model_cost_check.py) with LiteLLM 1.90.6 loading the
-generated config; the stack is the committed dev stack plus an Azure provider, so that the Azure
-deployment's `base_model` is covered as well.
+The LiteLLM part runs in a subprocess (tests/model_cost_check.py) with LiteLLM 1.108.7 loading the
+generated config, pricing a request and running the proxy's key-budget check on what it booked; the
+stack is the committed dev stack plus an Azure provider, so that the Azure deployment's `base_model` is
+covered as well.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ AZURE = {
     "processingJurisdiction": "SE",
     "models": [{"name": "gpt-4o-eu", "model": "azure/gpt-4o"}],
 }
-#: litellm's model_prices_and_context_window.json (1.90.6), `azure/gpt-4o`: 2.5 and 10 per million.
+#: litellm's model_prices_and_context_window_backup.json (1.108.7, the map `LITELLM_LOCAL_MODEL_COST_MAP`
+#: loads), `azure/gpt-4o`: 2.5 and 10 per million.
 AZURE_GPT_4O = (2.5e-6, 1e-5)
 
 
@@ -140,9 +142,20 @@ def test_litellm_prices_a_local_model_request_from_the_generated_config(priced):
     assert local["completion_cost"] == pytest.approx(
         1000 * info["input_cost_per_token"] + 500 * info["output_cost_per_token"]
     )
-    # LiteLLM still warns once that `hosted_vllm/<name>` has no cache prices: its legacy registration
-    # under the backend name strips custom prices on purpose (Router._create_deployment); requests are
-    # priced by the deployment id, as asserted above.
+    # Prefix-cache hits are priced too, so LiteLLM 1.108.7 has no "cache costs default to 0" warning to
+    # give (`_registration_base`, litellm/utils.py:3574-3583); without the price it does.
+    assert "register_model:" not in result["stderr"]
+
+
+def test_a_key_budget_stops_a_local_model_after_its_first_request(priced):
+    """The proxy's own gate (`virtual_key_max_budget_check`): the request's cost is booked, so a key whose
+    budget it exceeds is refused; and a priced local model never waives budget checks."""
+    _, result = priced
+    budget = result["report"]["llama-3.2-3b-instruct"]["budget"]
+    assert budget["waived"] is False
+    assert budget["stopped"] is True
+    assert budget["message"].startswith("Budget has been exceeded! Key=key Current cost: ")
+    assert budget["message"].endswith(", Max budget: 1e-09")
 
 
 def test_litellm_prices_the_azure_deployment_by_its_base_model(priced):
@@ -157,6 +170,7 @@ def test_without_prices_litellm_cannot_price_a_local_model(tmp_path):
     for item in config["model_list"]:
         item.pop("model_info", None)
     local = _litellm_report(config, tmp_path)["report"]["llama-3.2-3b-instruct"]
-    # LiteLLM 1.90.6 books a `hosted_vllm/` model it has no price for at 0: no budget would ever stop it.
+    # LiteLLM 1.108.7 books a `hosted_vllm/` model it has no price for at 0: no budget ever stops it.
     assert not local["response_cost"]
     assert local["completion_cost"] == 0.0
+    assert local["budget"] == {"waived": False, "stopped": False, "message": None}

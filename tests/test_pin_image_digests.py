@@ -5,7 +5,7 @@ The double implements what the script relies on: `HEAD /v2/<name>/manifests/<tag
 anonymous pull token for that scope, `Docker-Content-Digest` (the sha256 of the manifest it would serve)
 on the authorised HEAD, and a repository whose HEAD omits the header (the script must hash the GET body).
 
-What this cannot prove: that Docker Hub, ghcr.io, nvcr.io or docker.litellm.ai answer exactly like the
+What this cannot prove: that Docker Hub, ghcr.io or nvcr.io answer exactly like the
 double (their token realms, rate limits, TLS, whether a vendor registry allows anonymous pulls at all), nor
 which digests they serve. Those are only known by running the script with registry access, which this
 build environment does not have; prod carries a reviewed exception until then.
@@ -167,7 +167,7 @@ def test_main_rewrites_only_the_block_and_versions_renders_the_digest(
     copy = tmp_path / "versions.py"
     original = (ROOT / "infra" / "versions.py").read_text()
     copy.write_text(original)
-    hosts = ["docker.io", "ghcr.io", "docker.litellm.ai"]
+    hosts = ["docker.io", "ghcr.io"]
     status = main(["--versions", str(copy), *(f"--endpoint={h}={url}" for h in hosts)])
     assert status == 0, capsys.readouterr().err
     spec = importlib.util.spec_from_file_location("pinned_versions", copy)
@@ -181,7 +181,7 @@ def test_main_rewrites_only_the_block_and_versions_renders_the_digest(
     valkey_tag = f"{pinned.VALKEY_VERSION}-alpine"
     rendered = pinned.VALKEY_IMAGE
     assert rendered == f"valkey/valkey:{valkey_tag}@{digest('valkey/valkey', valkey_tag)}"
-    assert pinned.LITELLM_IMAGE.endswith("@" + digest("berriai/litellm", pinned.LITELLM_VERSION))
+    assert pinned.LITELLM_IMAGE.endswith("@" + digest("berriai/litellm", f"v{pinned.LITELLM_VERSION}"))
     assert all("@sha256:" in ref for ref in pinned.POSTGRES_IMAGES.values())
     assert len(pinned.IMAGE_DIGESTS) == len(pinned.IMAGES)
     # outside the block the file is unchanged: emptying the block again gives the original back
@@ -193,7 +193,7 @@ def test_a_registry_failure_writes_nothing(tmp_path: Path, capsys: pytest.Captur
     copy.write_text((ROOT / "infra" / "versions.py").read_text())
     before = copy.read_text()
     # port 9 on 127.0.0.1 (discard) is closed here: the connection is refused, no registry is asked
-    hosts = ["docker.io", "ghcr.io", "docker.litellm.ai"]
+    hosts = ["docker.io", "ghcr.io"]
     assert main(["--versions", str(copy), *(f"--endpoint={h}=http://127.0.0.1:9" for h in hosts)]) == 1
     assert "nothing written" in capsys.readouterr().err
     assert copy.read_text() == before

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +118,7 @@ def test_the_response_cache_and_fallbacks_when_asked_for() -> None:
 
 
 def test_litellm_uses_redis_for_the_proxy_and_the_router(tmp_path: Path) -> None:
-    """LiteLLM 1.90.6 itself, on dev's generated config: a RedisCache that caches no call type."""
+    """LiteLLM 1.108.7 itself, on dev's generated config: a RedisCache that caches no call type."""
     report = litellm_report("dev", tmp_path)
     assert report["cache"] == "RedisCache"
     assert report["cache_call_types"] == []
@@ -125,6 +128,76 @@ def test_litellm_uses_redis_for_the_proxy_and_the_router(tmp_path: Path) -> None
         2,
         600.0,
     )
+
+
+def test_with_sentinel_the_config_names_no_host_or_port() -> None:
+    """LiteLLM 1.108.7 hands a host and port to its Sentinel client too, which then fails (redis.py)."""
+    config = litellm_config(_load("prod"))
+    assert config["litellm_settings"]["cache_params"] == {
+        "type": "redis",
+        "password": "os.environ/REDIS_PASSWORD",
+        "supported_call_types": [],
+    }
+    assert not [key for key in config["router_settings"] if key.startswith("redis_")]
+
+
+def _sentinel_report(tmp: Path, env_overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """LiteLLM's proxy on prod's generated config, in the gateway pod's Redis environment."""
+    objects = _objects("prod")
+    path = tmp / "prod-config.yaml"
+    path.write_text(one(objects, "ConfigMap", "kiva-gateway-config")["data"]["config.yaml"], encoding="utf-8")
+    container = one(objects, "Deployment", "kiva-gateway")["spec"]["template"]["spec"]["containers"][0]
+    pod = {e["name"]: e.get("value", "test-only") for e in container["env"] if e["name"].startswith("REDIS_")}
+    # The same Sentinels on this machine, where nothing listens: nothing needs to be resolved or reached.
+    nodes = json.loads(pod["REDIS_SENTINEL_NODES"])
+    pod["REDIS_SENTINEL_NODES"] = json.dumps([["127.0.0.1", 1 + i] for i in range(len(nodes))])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM", "DATABASE", "REDIS"))}
+    env |= pod | (env_overrides or {})
+    env |= {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": "sk-test-only",
+        "LITELLM_SALT_KEY": "test-only-salt",
+        "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
+    }
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["model_list"]:
+        key = entry["litellm_params"].get("api_key", "")
+        if key.startswith("os.environ/"):
+            env[key.removeprefix("os.environ/")] = "test-only"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.redis_sentinel_check", str(path)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("KIVA-REPORT "))
+    report: dict[str, Any] = json.loads(line.removeprefix("KIVA-REPORT "))
+    return report
+
+
+def test_litellm_reaches_prods_redis_through_the_sentinels_with_passwords(tmp_path: Path) -> None:
+    """LiteLLM 1.108.7 itself, on prod's config and the gateway pod's variables: one Sentinel client,
+    the password on the data nodes and on the Sentinels, shared by the router; no response cached."""
+    report = _sentinel_report(tmp_path)
+    assert report["usage_cache"] == {
+        "class": "RedisCache",
+        "pool": "SentinelConnectionPool",
+        "service_name": "kiva-redis",
+        "data_password": True,
+        "sentinels": [["127.0.0.1", 1], ["127.0.0.1", 2], ["127.0.0.1", 3]],
+        "sentinel_passwords": [True, True, True],
+    }
+    assert report["router_shares_usage_cache"] is True
+    assert report["response_cache_call_types"] == []
+
+
+def test_a_host_next_to_the_sentinels_breaks_litellm(tmp_path: Path) -> None:
+    """Why prod's gateway gets no REDIS_HOST/REDIS_PORT: with them LiteLLM 1.108.7 cannot build the client."""
+    with pytest.raises(AssertionError, match=r"got multiple values for (keyword )?argument '(host|port)'"):
+        _sentinel_report(tmp_path, {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379"})
 
 
 # --- Kubernetes objects --------------------------------------------------------------------------
@@ -165,6 +238,8 @@ def test_the_gateway_reaches_redis_through_the_sentinels() -> None:
     nodes = json.loads(env["REDIS_SENTINEL_NODES"]["value"])
     assert nodes == [[pod_host(i), 26379] for i in range(3)]
     assert env["REDIS_SERVICE_NAME"]["value"] == "kiva-redis"
+    # LiteLLM 1.108.7 would hand these to its Sentinel client too (components/platform/redis.py).
+    assert "REDIS_HOST" not in env and "REDIS_PORT" not in env
     for name in ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"):
         assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "kiva-gateway", "key": "REDIS_PASSWORD"}
 

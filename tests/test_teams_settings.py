@@ -50,11 +50,33 @@ def test_litellm_durations_are_accepted(duration: str) -> None:
     assert _load("dev", teams=[_team(budgetDuration=duration)], gatewayAdminUrl=ADMIN_URL).teams
 
 
+#: Periods at the pattern's edges: what it takes (up to its largest numbers), and what LiteLLM refuses
+#: (months other than 1, 0, a bare number) or reads loosely (a word, trailing text) that it does not take.
+TAKEN = ("1s", "1mo", "7d", "30d", "99999s", "99999m", "99999h", "99999d", "99999w")
+NOT_TAKEN = ("2mo", "12mo", "0d", "30", "d", "100000d", "monthly", "30dx", "1 d", "1M")
+
+
+def test_every_period_the_settings_take_is_one_litellm_can_reset() -> None:
+    """The pattern against LiteLLM 1.108.7's own check of every budget write (`validate_budget_duration`)."""
+    from litellm.proxy.common_utils.timezone_utils import budget_duration_error
+
+    assert [d for d in (*TAKEN, *NOT_TAKEN) if re.match(BUDGET_DURATION_PATTERN, d)] == list(TAKEN)
+    assert {d: budget_duration_error(d) for d in TAKEN} == dict.fromkeys(TAKEN)
+    assert budget_duration_error("2mo") == (
+        "Invalid budget_duration '2mo'. Use a format like '1h', '24h', '7d', or '30d'."
+    )
+
+
 @pytest.mark.parametrize(
     ("team", "message"),
     [
         ({"budgetDuration": "30 days"}, "kiva:teams[0].budgetDuration: must look like 30d (got '30 days')"),
         ({"budgetDuration": "30"}, "kiva:teams[0].budgetDuration: must look like 30d (got '30')"),
+        ({"budgetDuration": "2mo"}, "kiva:teams[0].budgetDuration: must look like 30d (got '2mo')"),
+        (
+            {"keys": [{"name": "a", "maxBudget": 5, "budgetDuration": "3mo"}]},
+            "kiva:teams[0].keys[0].budgetDuration: must look like 30d (got '3mo')",
+        ),
         ({"maxBudget": 0}, "kiva:teams[0].maxBudget: must be greater than 0.0 (got 0)"),
         ({"maxBudget": None}, "kiva:teams[0].maxBudget: required key is missing"),
         ({"budgetDuration": None}, "kiva:teams[0].budgetDuration: required key is missing"),

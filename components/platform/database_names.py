@@ -21,12 +21,18 @@ RESERVED_CONNECTIONS = 20
 CONNECTION_MARGIN = 1.25
 
 
-#: CPU seconds a uvicorn worker spends importing LiteLLM 1.90.6 before it can answer its supervisor.
-LITELLM_IMPORT_CPU_SECONDS = 3.5
-#: How long uvicorn's supervisor waits for a worker's answer before it kills the worker. Fixed at 5 s in
-#: the uvicorn the pinned image ships (0.33.0); only uvicorn 0.37+ makes it configurable
-#: (`--timeout_worker_healthcheck`), so the worker count has to keep imports inside it instead.
-UVICORN_HEALTHCHECK_SECONDS = 5.0
+#: CPU seconds a uvicorn worker spends importing LiteLLM before it can answer its supervisor: 3.5 s was
+#: measured for 1.90.6; importing 1.108.7's proxy took about 1.55 times the CPU of 1.90.6's on one machine
+#: (6.7 against 4.3 s, Python 3.11, bytecode cached), so 5.4 s.
+LITELLM_IMPORT_CPU_SECONDS = 5.4
+#: How long uvicorn's supervisor waits for a worker's answer before it kills the worker, passed as
+#: `--timeout_worker_healthcheck` (LiteLLM 1.108.7 litellm/proxy/proxy_cli.py:986-993, handed to uvicorn
+#: at :330-332 when uvicorn takes it, i.e. uvicorn >= 0.37). LiteLLM's images install uvicorn from its
+#: lock file, at 0.51.0 since BerriAI/litellm#33574 (2026-07-16, before the 1.108 line); on an older
+#: uvicorn LiteLLM logs "--timeout_worker_healthcheck requires uvicorn>=0.37.0 ... Ignoring the flag" and
+#: uvicorn's fixed 5 s apply, under which 2 workers on 2 busy cores could be killed in a loop
+#: (docs/platform.md lists the check for the first rollout).
+UVICORN_HEALTHCHECK_SECONDS = 30
 #: Headroom on the import time (slower cores, the parent process, page faults).
 IMPORT_MARGIN = 1.25
 

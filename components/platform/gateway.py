@@ -4,15 +4,21 @@ Not the community Helm chart: a `Deployment` written here is visible to the poli
 chart's defaults (a bundled Postgres, random master keys, `main-…` tags) are not wanted anyway.
 
 Database migrations: the proxy runs them itself at start-up (`prisma migrate deploy`, its default when
-`DATABASE_URL` is set). Prisma holds a PostgreSQL advisory lock while migrating, so when a rollout
+`DATABASE_URL` is set). The migration resolver (v2, the 1.108.7 default) and Prisma each hold a
+PostgreSQL advisory lock while migrating (litellm_proxy_extras/migration_lock.py), so when a rollout
 starts several pods, one applies the pending migrations and the others wait and find nothing to do.
-LiteLLM 1.90.6 logs a failed migration and starts anyway unless `ENFORCE_PRISMA_MIGRATION_CHECK` is
-true (`litellm/proxy/proxy_cli.py`); with it set, a pod whose migration fails exits and never becomes
-ready, so the rollout (`maxUnavailable: 0`) stops with the old pods still serving instead of new pods
-serving a schema they do not expect. A separate Job would need re-creating on every image change (Jobs
-are immutable) and Pulumi cannot order it against a Deployment update without replacing it; the proxy
-path has no such ordering problem and the pinned image carries the Prisma engines, so it works without
-egress.
+LiteLLM 1.108.7 always exits when database setup fails (litellm/proxy/proxy_cli.py:1509-1534: exit 2 on
+an unrecoverable migration error, exit 1 when setup still fails after its retries) and when
+`DATABASE_URL` is set but no Prisma CLI is found (proxy_cli.py:1477, 1535-1541); there is nothing to switch
+on (`--enforce_prisma_migration_check` is deprecated, hidden and ignored, proxy_cli.py:1034-1043,
+1173-1178). A pod whose migration fails never becomes ready, so the rollout (`maxUnavailable: 0`) stops
+with the old pods still serving instead of new pods serving a schema they do not expect. After a
+successful migration the proxy builds two spend-log indexes on a daemon thread (proxy_cli.py:1516-1517,
+litellm_proxy_extras/utils.py `start_request_log_index_build`) over the same `DATABASE_URL`; it needs
+nothing from the pod. A separate Job would need re-creating on every image change (Jobs are immutable)
+and Pulumi cannot order it against a Deployment update without replacing it; the proxy path has no
+such ordering problem, and the image carries the Prisma CLI and engines (infra/versions.py), so it
+works without egress.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from components.platform.common import (
     pod_security,
     selector,
 )
+from components.platform.database_names import UVICORN_HEALTHCHECK_SECONDS
 from infra import versions
 from infra.settings.workloads import Ingress, Resources
 
@@ -47,9 +54,10 @@ PORT = 4000
 UID = 10001
 CONFIG_DIR = "/etc/litellm"
 MIGRATION_DIR = "/var/lib/litellm/migrations"
-#: uvicorn's idle keep-alive (`--keepalive_timeout`, LiteLLM 1.90.6 proxy/proxy_cli.py passes it as
-#: `timeout_keep_alive`; uvicorn's default is 5 s). ingress-nginx keeps idle upstream connections for
-#: 60 s (`UpstreamKeepaliveTimeout: 60`, internal/ingress/controller/config/config.go): with uvicorn
+#: uvicorn's idle keep-alive (`--keepalive_timeout`, LiteLLM 1.108.7 litellm/proxy/proxy_cli.py:979-985,
+#: passed on as `timeout_keep_alive` at :328-329; uvicorn's default is 5 s). ingress-nginx keeps idle
+#: upstream connections for 60 s (`UpstreamKeepaliveTimeout: 60`,
+#: internal/ingress/controller/config/config.go): with uvicorn
 #: closing first, NGINX can send a request on a connection uvicorn is closing and answer 502 (a POST is
 #: not retried). Longer than NGINX's, so NGINX closes idle connections, and reused connections save the
 #: TCP set-up per request.
@@ -57,14 +65,20 @@ KEEPALIVE_SECONDS = 75
 #: Names the ingress controller's namespace on the Ingress, for the day-one network check.
 CONTROLLER_NAMESPACE_ANNOTATION = "kiva.platform/controller-namespace"
 
-#: Switches that keep LiteLLM 1.90.6 from fetching from GitHub (cost map, Anthropic beta headers, blog
-#: posts, policy templates): each is read by the pinned version (see `kiva_policies.telemetry`).
-#: LiteLLM 1.90.6 has no usage-telemetry switch to set: nothing in it reads `LITELLM_TELEMETRY_DISABLED`.
+#: Switches that keep LiteLLM 1.108.7 from fetching from GitHub (cost map, Anthropic beta headers, blog
+#: posts, policy templates, the auto-router presets the public `/public/autorouter_presets` endpoint
+#: serves) and that lock its usage telemetry off (`LITELLM_TELEMETRY_DISABLED`; that telemetry is new
+#: since 1.90.6, off unless an admin opts in on the UI's Telemetry page, and exported over HTTP only to a
+#: `LITELLM_TELEMETRY_ENDPOINT`; the veto refuses the opt-in, litellm/proxy/telemetry/settings.py
+#: `TelemetrySettings.disabled`, runtime.py `TelemetryRuntime.start`). Each is read by the pinned version,
+#: where the LiteLLM rows of `kiva_policies.telemetry` say.
 TELEMETRY_SWITCHES = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
     "LITELLM_LOCAL_BLOG_POSTS": "True",
     "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+    "LITELLM_TELEMETRY_DISABLED": "True",
 }
 
 
@@ -109,9 +123,8 @@ def gateway_env(args: GatewayArgs) -> list[k8s.core.v1.EnvVarArgs]:
         env("LITELLM_MODE", "PRODUCTION"),
         # LiteLLM's own loggers; uvicorn's follow `--log_config` (components/platform/gateway_logging.py).
         env("LITELLM_LOG", args.log_level),
+        # 1.108.7 turns JSON on only for "true" in any case (litellm/_logging.py:644-658).
         env("JSON_LOGS", "True"),
-        # Without it 1.90.6 logs "migration failed but continuing startup" and serves anyway.
-        env("ENFORCE_PRISMA_MIGRATION_CHECK", "true"),
         env("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
     ]
     if not args.telemetry:
@@ -153,6 +166,8 @@ def pod_spec(args: GatewayArgs, service_account: str) -> k8s.core.v1.PodSpecArgs
             f"{CONFIG_DIR}/{gateway_logging.LOG_CONFIG_FILE}",
             "--keepalive_timeout",
             str(KEEPALIVE_SECONDS),
+            "--timeout_worker_healthcheck",
+            str(UVICORN_HEALTHCHECK_SECONDS),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
         env=gateway_env(args),

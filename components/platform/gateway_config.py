@@ -2,7 +2,7 @@
 
 A pure function of the settings, so tests can feed it to LiteLLM's own config parser and a config
 change shows up as a checksum change on the pod template (which rolls the pods). On a gateway-only
-stack (no `models`) `model_list` holds the external providers' models alone; LiteLLM 1.90's
+stack (no `models`) `model_list` holds the external providers' models alone; LiteLLM 1.108.7's
 `ProxyConfig.load_config` accepts that like any other list (tests/test_gateway_only.py runs it).
 """
 
@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 
 from components.contracts import PLATFORM_NAMESPACE
+from components.platform.gateway_metrics import gateway_metrics_settings
 from components.platform.model_costs import cost_model_info
 from components.platform.secrets import provider_env
 from infra.settings import StackSettings
-from infra.settings.redis import redis_enabled
+from infra.settings.redis import redis_enabled, redis_replicas
 from infra.settings.workloads import ExternalProvider
 
 MODEL_PORT = 8000
@@ -36,24 +37,13 @@ def _provider_params(provider: ExternalProvider) -> dict[str, Any]:
     """The credential, `api_base` and the kind-specific `litellm_params` of an external provider.
 
     Every `os.environ/` value is resolved by LiteLLM's router when it loads the model list
-    (litellm/router.py, `set_model_list`), so the secret never appears in the ConfigMap.
+    (`Router.set_model_list`, litellm/router.py:10357-10361 in 1.108.7), so the secret never appears in
+    the ConfigMap.
     """
     params: dict[str, Any] = {provider.credential_param: f"os.environ/{provider_env(provider.name)}"}
     if provider.api_base is not None:
         params["api_base"] = str(provider.api_base).rstrip("/")
     return {**params, **provider.kind_params}
-
-
-def metrics_callbacks(settings: StackSettings) -> list[str]:
-    """LiteLLM's Prometheus callback where the platform is monitored: it counts requests, tokens,
-    latency and spend in the proxy's own process and serves them at `/metrics` (authenticated, LiteLLM
-    1.90.6's default), so nothing leaves the cluster. With several workers LiteLLM sets up
-    `PROMETHEUS_MULTIPROC_DIR` itself under the temp directory, the pod's writable `/tmp`
-    (`ProxyInitializationHelpers._maybe_setup_prometheus_multiproc_dir`, litellm/proxy/proxy_cli.py).
-    It costs about 1 ms of CPU per request, 15–25 % of the gateway's own (docs/performance.md); limiting
-    it to the families the dashboards query (`litellm_settings.prometheus_metrics_config`) measured no
-    cheaper, so every metric stays."""
-    return ["prometheus"] if settings.monitoring.enabled else []
 
 
 def litellm_config(settings: StackSettings) -> dict[str, Any]:
@@ -91,7 +81,7 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "redact_user_api_key_info": True,
             "success_callback": [],
             "failure_callback": [],
-            "callbacks": metrics_callbacks(settings),
+            **gateway_metrics_settings(settings),
             "json_logs": True,
             **redis_cache_settings(settings),
         },
@@ -112,28 +102,40 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
     }
 
 
-#: The proxy's own Redis environment: `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD` (and the Sentinel
-#: variables, which litellm/_redis.py reads from the environment itself), set on the gateway pods.
-_REDIS_CONNECTION = {
-    "host": "os.environ/REDIS_HOST",
-    "port": "os.environ/REDIS_PORT",
-    "password": "os.environ/REDIS_PASSWORD",
-}
+#: The proxy's own Redis environment, set on the gateway pods (components/platform/redis.py,
+#: `gateway_redis_env`): `REDIS_HOST`/`REDIS_PORT` for a single instance; with Sentinel only
+#: `REDIS_SENTINEL_NODES`/`REDIS_SERVICE_NAME`/`REDIS_SENTINEL_PASSWORD`, which litellm/_redis.py reads
+#: from the environment itself (`_get_redis_client_logic`, :551-566), and no host or port, which
+#: 1.108.7 would pass to the Sentinel client as well and fail on.
+_REDIS_HOST_PORT = {"host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT"}
+_REDIS_PASSWORD = {"password": "os.environ/REDIS_PASSWORD"}
+
+
+def _redis_sentinel(settings: StackSettings) -> bool:
+    return redis_replicas(settings.gateway.redis, settings.production) > 1
 
 
 def redis_cache_settings(settings: StackSettings) -> dict[str, Any]:
-    """`cache`/`cache_params` where the gateway has Redis.
+    """`cache`/`cache_params` where the gateway has Redis (LiteLLM 1.108.7, litellm/proxy/proxy_server.py).
 
-    In LiteLLM 1.90.6 the proxy shares its usage counters (rate limits, parallel requests, spend) across
-    replicas only through the Redis of `litellm_settings.cache` (`ProxyConfig._init_cache` sets
-    `redis_usage_cache`, litellm/proxy/proxy_server.py); `router_settings` alone gives the router Redis.
-    With the response cache off, `supported_call_types: []` keeps every response out of it
-    (`_is_call_type_supported_by_cache`, litellm/caching/caching_handler.py): Redis holds counters only.
+    `cache: true` builds `litellm.cache` from `cache_params` (`os.environ/` values resolved, :6421-6492);
+    `ProxyConfig.init_cache` (:6067) then uses its `RedisCache` as the proxy's coordination Redis
+    (`redis_usage_cache`: rate limits, parallel requests, spend counters, :6089-6093, wired in by
+    `_attach_redis_usage_cache`, :5031), and the router borrows it when `router_settings` gave it none
+    (:7152-7153). 1.108.7 also has `general_settings.coordination_redis` (:5974) and a fallback to bare
+    `REDIS_*` variables that silently stays per-pod when Redis is not reachable at start (:6011); the
+    `cache` block is kept because it is explicit and proven here by LiteLLM itself (tests/test_redis.py).
+    With the response cache off, `supported_call_types: []` keeps every response out of Redis: each
+    read and write is gated by `_is_call_type_supported_by_cache` (litellm/caching/caching_handler.py:
+    1270-1288, through `should_store_result_in_cache`, :1224-1243, also for streamed Responses and Anthropic
+    messages), so Redis holds counters only. LiteLLM's own default would cache every completion and
+    embedding (`DEFAULT_CACHING_SUPPORTED_CALL_TYPES`, litellm/types/caching.py:44).
     """
     gateway = settings.gateway
     if not redis_enabled(gateway.redis, gateway.max_replicas):
         return {}
-    params: dict[str, Any] = {"type": "redis", **_REDIS_CONNECTION}
+    connection = _REDIS_PASSWORD if _redis_sentinel(settings) else {**_REDIS_HOST_PORT, **_REDIS_PASSWORD}
+    params: dict[str, Any] = {"type": "redis", **connection}
     if gateway.redis.cache.enabled:
         params["ttl"] = gateway.redis.cache.ttl_seconds
     else:
@@ -142,8 +144,13 @@ def redis_cache_settings(settings: StackSettings) -> dict[str, Any]:
 
 
 def router_settings(settings: StackSettings) -> dict[str, Any]:
-    """LiteLLM's `router_settings` (keys of `Router.__init__`, litellm/router.py 1.90.6): routing, retries,
-    timeout, fallbacks as `[{model: [fallbacks]}]`, and the router's Redis where there is one."""
+    """LiteLLM's `router_settings` (keys of `Router.__init__`, litellm/router.py:1103 in 1.108.7): routing,
+    retries, timeout, fallbacks as `[{model: [fallbacks]}]` (`validate_fallbacks`, :2588), and the
+    router's Redis for a single instance. The router builds its own Redis only from a host and a port
+    (:1279); with Sentinel it gets none here and borrows the proxy's (`redis_cache_settings`). Cooldowns
+    stay LiteLLM's defaults, kept in the router's cache (shared through Redis): 3 allowed failures
+    (`litellm.allowed_fails`, litellm/__init__.py:554), then 5 s (`DEFAULT_COOLDOWN_TIME_SECONDS`,
+    litellm/constants.py:138; router.py:1393-1398)."""
     router = settings.gateway.router
     values: dict[str, Any] = {
         "routing_strategy": router.routing_strategy,
@@ -153,8 +160,9 @@ def router_settings(settings: StackSettings) -> dict[str, Any]:
     if router.fallbacks:
         values["fallbacks"] = [{entry.model: list(entry.to)} for entry in router.fallbacks]
     gateway = settings.gateway
-    if redis_enabled(gateway.redis, gateway.max_replicas):
-        values |= {f"redis_{key}": value for key, value in _REDIS_CONNECTION.items()}
+    if redis_enabled(gateway.redis, gateway.max_replicas) and not _redis_sentinel(settings):
+        connection = {**_REDIS_HOST_PORT, **_REDIS_PASSWORD}
+        values |= {f"redis_{key}": value for key, value in connection.items()}
     return values
 
 

@@ -1,22 +1,27 @@
 """How the gateway logs: LiteLLM's level (`LITELLM_LOG`) and uvicorn's logging config (`--log_config`).
 
-What LiteLLM 1.90.6 writes per request (read in the installed package, litellm/…):
+What LiteLLM 1.108.7 writes per request (read in the installed package, litellm/…):
 - at INFO, three lines of its own: "SESSION REUSE: Attached shared aiohttp session"
-  (proxy/route_llm_request.py:208-210), "LiteLLM completion() model= …" (utils.py:4197-4199) and the
-  router's "litellm.acompletion(model=…) 200 OK" (router.py:3023-3025). Their loggers are set to INFO only when
-  `LITELLM_LOG` is INFO (proxy/proxy_server.py:6912-6931); at any other level they keep the root
-  logger's WARNING. With `json_logs` every line goes through `JsonFormatter` (_logging.py:154-196),
-  which looks for a JSON object or a Python dict in each message and parses it with `ast.literal_eval`,
-  after the secret-redaction filter's regexes (_logging.py:48-81);
+  (proxy/route_llm_request.py:452), "LiteLLM completion() model= …" (utils.py:4887) and the router's
+  "litellm.acompletion(model=…) 200 OK" (router.py:4213). Their loggers are set to INFO only when
+  `LITELLM_LOG` is INFO (proxy/proxy_server.py:9396-9424, in `initialize`); at any other level they keep
+  the root logger's WARNING. With `json_logs` every line goes through `JsonFormatter`
+  (_logging.py:735-794), which looks for a JSON object or a Python dict in each message and parses it
+  with `ast.literal_eval` (_logging.py:685-718), after the secret-redaction filter (_logging.py:158-169);
+  1.108.7 also attaches that filter, and an access-log redaction filter, to uvicorn's own loggers
+  (`_redact_third_party_loggers`, _logging.py:914-958), and a logging config keeps them: `dictConfig`
+  replaces a configured logger's handlers, not its filters (CPython logging/config.py
+  `common_logger_config`);
 - uvicorn's access log ("GET /v1/chat/completions 200"), through the logging config LiteLLM builds
   when `json_logs` is on and no `--log_config` is given (`_get_uvicorn_json_log_config`,
-  _logging.py:327-384, used by proxy/proxy_cli.py:186-191): all uvicorn loggers at `LITELLM_LOG`'s
+  _logging.py:1005-1062, used by proxy/proxy_cli.py:320-325): all uvicorn loggers at `LITELLM_LOG`'s
   level, so `WARNING` also silences the access log.
 
 So the gateway gets its own uvicorn logging config (a file of the ConfigMap, `--log_config`; uvicorn
 reads a `.json` file with `logging.config.dictConfig`, uvicorn/config.py:399-402, in the supervisor and
-again in every worker, uvicorn/_subprocess.py:76): the same JSON formatter and loggers as LiteLLM's,
-uvicorn's own loggers at `logLevel` and the access log on or off by `accessLog`, whatever the level.
+again in every worker, uvicorn/_subprocess.py:76, both as of the 0.54.0 locked here): the same JSON
+formatter and loggers as LiteLLM's, uvicorn's own loggers at `logLevel` and the access log on or off by
+`accessLog`, whatever the level.
 It configures uvicorn's loggers only: LiteLLM's keep their level from `LITELLM_LOG`, and the root
 logger is left alone (below INFO it would turn LiteLLM's loggers to DEBUG, which the policy pack
 refuses: kiva-observability-no-prompt-logging).

@@ -1,11 +1,15 @@
 """What the gateway books per token for a model served in the cluster, so that budgets stop it too.
 
 LiteLLM prices a request from its cost map; a `hosted_vllm/` model is not in it, so without a price its
-spend stays 0 and no team or key budget ever stops it. LiteLLM 1.90.6 reads `input_cost_per_token` and
+spend stays 0 and no team or key budget ever stops it. LiteLLM 1.108.7 reads `input_cost_per_token` and
 `output_cost_per_token` from a deployment's `model_info` (or `litellm_params`): `Router._create_deployment`
-(litellm/router.py) registers them under the deployment's id, `use_custom_pricing_for_model`
-(litellm/litellm_core_utils/litellm_logging.py) sees them in the request's `metadata.model_info`, and
-`_select_model_name_for_cost_calc` (litellm/cost_calculator.py) then prices by that id.
+(litellm/router.py:9738) registers them under the deployment's id (`_register_deployment_pricing`, :10895,
+then `litellm.register_model`, litellm/utils.py:3718), `use_custom_pricing_for_model`
+(litellm/litellm_core_utils/litellm_logging.py:5999) sees them in the request's `metadata.model_info`, and
+`select_model_name_for_cost_calc` (litellm/cost_calculator.py:965, formerly `_select_model_name_for_cost_calc`,
+still an alias at :1044) then prices by that id. A price also keeps the budget checks on: 1.108.7 waives
+them only for a model whose price is explicitly 0 (`is_model_cost_zero`, litellm/proxy/auth/auth_checks.py:
+535; tests/test_model_costs.py runs both).
 
 LiteLLM has no currency: spend and budgets are plain numbers (its UI shows `$`). KIVA's defaults are
 EUR-derived, so budgets set in EUR match them; a stack that budgets in USD sets its own prices.
@@ -53,7 +57,8 @@ def cost_model_info(model: Model) -> dict[str, float]:
         input_ = model.cost_per_million_input_tokens / PER_MILLION
     # vLLM reports prefix-cache hits (`prompt_tokens_details.cached_tokens`) with
     # `--enable-prompt-tokens-details`; they are priced like any prompt token, which also keeps LiteLLM's
-    # `register_model` from warning that cache costs default to 0 (litellm/utils.py).
+    # `register_model` from warning that cache costs default to 0 (`_registration_base`,
+    # litellm/utils.py:3574-3583 in 1.108.7).
     return {
         "input_cost_per_token": input_,
         "output_cost_per_token": output,

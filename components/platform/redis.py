@@ -15,9 +15,17 @@ the counters, which LiteLLM rebuilds (rate-limit windows are a minute, spend is 
 pods, each running Valkey and a Sentinel (quorum 2): pod 0 starts as the primary, the others replicate
 it, and after a failover a starting pod asks the Sentinels for the current primary before choosing its
 role. Hostnames, not pod IPs, are announced (`resolve-hostnames`, `announce-hostnames`), since pod IPs
-change on every restart. LiteLLM 1.90.6 connects through Sentinel when `REDIS_SENTINEL_NODES` and
-`REDIS_SERVICE_NAME` are set (`_get_redis_client_logic` and `get_redis_async_client`, litellm/_redis.py),
-for the router and the proxy's usage cache alike, since both build a `RedisCache` through it.
+change on every restart. LiteLLM 1.108.7 connects through Sentinel when `REDIS_SENTINEL_NODES` (JSON
+`[[host, port], …]`) and `REDIS_SERVICE_NAME` are set (`_get_redis_client_logic`, litellm/_redis.py:513-566;
+`get_redis_client`/`get_redis_async_client`, :830 and :898), with `REDIS_SENTINEL_PASSWORD` for the
+Sentinels and `REDIS_PASSWORD` for the data nodes (`_sentinel_auth_kwargs`, :748). It must then be given
+no host or port: 1.108.7 reads every `REDIS_<redis.Redis argument>` from the environment
+(`_redis_kwargs_from_environment`, :276) and hands `host`/`port` to `redis.Sentinel` and `master_for`
+as well, which fail with "got multiple values for argument 'host'" (1.90.6 dropped them, and the
+data-node password with them). So with Sentinel the gateway gets no `REDIS_HOST`/`REDIS_PORT`.
+Transport is plain TCP inside the platform namespace (only the gateway may connect, see
+`kiva-redis-private`); LiteLLM would switch to TLS with `REDIS_SSL=true` (coerced by
+`_coerce_redis_kwargs_types`, :207), which Valkey here does not serve.
 
 The password (`requirepass`, `masterauth`, Sentinel's `requirepass`/`auth-pass`/`sentinel-pass`) is read
 from the `kiva-redis` Secret into the environment and written into the config file in the memory-backed
@@ -93,18 +101,15 @@ class RedisArgs:
 
 
 def gateway_redis_env(args: RedisArgs) -> dict[str, str]:
-    """The plain (non-secret) variables the gateway needs to reach Redis; the password comes from its Secret."""
+    """The plain (non-secret) variables the gateway needs to reach Redis; the password comes from its Secret.
+
+    With Sentinel no `REDIS_HOST`/`REDIS_PORT`: LiteLLM 1.108.7 would pass them to the Sentinel client
+    too and fail (see the module docstring); the Sentinels name the primary.
+    """
     if not args.sentinel:
         return {"REDIS_HOST": service_host(), "REDIS_PORT": str(PORT)}
     nodes = ", ".join(f'["{pod_host(i)}", {SENTINEL_PORT}]' for i in range(args.replicas))
-    return {
-        # LiteLLM's router builds its Redis only with a host and a port; with the Sentinel variables set
-        # the client asks the Sentinels for the primary and ignores them (litellm/_redis.py).
-        "REDIS_HOST": pod_host(0),
-        "REDIS_PORT": str(PORT),
-        "REDIS_SENTINEL_NODES": f"[{nodes}]",
-        "REDIS_SERVICE_NAME": SERVICE_NAME,
-    }
+    return {"REDIS_SENTINEL_NODES": f"[{nodes}]", "REDIS_SERVICE_NAME": SERVICE_NAME}
 
 
 _SERVER_CONFIG = f"""\

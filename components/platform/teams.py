@@ -1,17 +1,30 @@
 """Gateway teams and service keys as code: Pulumi dynamic resources over LiteLLM's management API.
 
 `GatewayTeam` and `GatewayKey` are reconciled at `pulumi up` from where Pulumi runs (outside the cluster),
-with the master key as bearer token, against the endpoints of LiteLLM 1.90.6 (installed package,
-`litellm/proxy/management_endpoints/`):
+with the master key as bearer token, against the endpoints of LiteLLM 1.108.7 (installed package,
+`litellm/proxy/management_endpoints/`, line numbers of that version):
 
-- `team_endpoints.py`: `POST /team/new` (`NewTeamRequest`; 400 "Team id = … already exists"),
-  `POST /team/update` (`UpdateTeamRequest`; `data.json(exclude_unset=True)`, so an explicit `null` clears
-  a limit), `POST /team/delete` (`DeleteTeamRequest.team_ids`; deletes the team's keys too; 404 for an
-  unknown team), `GET /team/info?team_id=` (`{"team_id", "team_info": {...}, "keys": [...]}`; 404).
-- `key_management_endpoints.py`: `POST /key/generate` (`GenerateKeyRequest`; the response's `key` is the
-  only time the raw key is shown, `token_id`/`token` its hash, lines 965-967), `POST /key/update`
-  (`UpdateKeyRequest.key` takes the raw key or its hash), `POST /key/delete` (`KeyRequest.keys`),
-  `GET /key/info?key=` (raw key or hash; `{"key", "info": {...}}`; 404 "Key not found in database").
+- `team_endpoints.py`: `POST /team/new` (`NewTeamRequest`; 400 "Team id = … already exists", line 1651),
+  `POST /team/update` (`UpdateTeamRequest`; `data.json(exclude_unset=True)`, line 2565, so an explicit
+  `null` clears a limit and an omitted field is left alone), `POST /team/delete` (`DeleteTeamRequest.team_ids`;
+  deletes and archives the team's keys too; 404 for an unknown team, line 4562; answers
+  `{"deleted_teams": [...]}`, line 4688), `GET /team/info?team_id=` (`{"team_id", "team_info", "keys",
+  "team_memberships"}`; 404, line 5115).
+- `key_management_endpoints.py`: `POST /key/generate` (`GenerateKeyRequest`; the answer's `key` is the only
+  time the raw key is shown, `token_id` and `token` its hash, line 1678), `POST /key/update`
+  (`UpdateKeyRequest.key` takes the raw key or its hash), `POST /key/delete` (`KeyRequest.keys`; 404 "No keys
+  found" for unknown ones, line 5301), `GET /key/info?key=` (`{"key", "info": {...}}`; the docstring at
+  line 4637 asks for the hash, so the raw key stays out of URLs and access logs).
+
+What changed since 1.90.6 and matters here: `/key/info` of a deleted key now answers 200 from the archive
+with `info.status == "deleted"` (line 4718, `_find_deleted_key_info`) instead of 404, so `read_key` treats
+that status as gone; every budget write now rejects a period LiteLLM cannot reset with 400
+(`validate_budget_duration`, `common_utils.py:28`, e.g. `2mo`); and resending an unchanged
+`budget_duration` in an update still moves the next reset from now (`_set_budget_reset_at`,
+team_endpoints.py:2824, and `prepare_key_update_data`, key_management_endpoints.py:2747; both keep only a
+reset that is already due, `keeps_due_budget_reset` in `proxy/common_utils/timezone_utils.py:85`). Updates
+therefore send only the fields that differ from the live object, so that changing a rate limit does not
+postpone a team's or key's budget reset.
 
 Every `diff` reads the live object, so that `pulumi preview` shows drift (a budget changed in the UI) as
 an update; a team or key deleted on the gateway is replaced. A key's value exists only in the `key`
@@ -38,9 +51,11 @@ from components.platform.common import child_opts
 
 #: Prefix of the team ids the stack owns on the gateway (`team_id` = prefix + alias).
 TEAM_ID_PREFIX = "kiva-"
-#: The fields of a team the stack manages, as LiteLLM names them (`TeamBase`, `litellm/models/team.py`).
+#: The fields of a team the stack manages, as LiteLLM names them (`TeamBase`, `litellm/models/team.py:63`;
+#: `UpdateTeamRequest`, `litellm/proxy/_types.py:1934`).
 TEAM_FIELDS = ("team_alias", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit")
-#: The fields of a key the stack manages (`GenerateRequestBase`, `litellm/proxy/_types.py`).
+#: The fields of a key the stack manages (`GenerateRequestBase`,
+#: `litellm/types/proxy/management_endpoints/request_base.py:24`).
 KEY_FIELDS = ("key_alias", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit")
 #: Seconds one management call may take.
 TIMEOUT = 30
@@ -57,8 +72,19 @@ class ManagementApi:
     url: str
     master_key: str
 
-    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None, **query: str) -> Any:
-        """The JSON answer of one call, or `None` for 404 (the object does not exist)."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        absent_ok: bool = False,
+        **query: str,
+    ) -> Any:
+        """The JSON answer of one call; `None` for 404 where `absent_ok` (a read, or a delete of what is gone).
+
+        A 404 elsewhere (an update of a team or key that vanished in between) is an error, not a success.
+        """
         target = f"{self.url.rstrip('/')}{path}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
@@ -73,7 +99,7 @@ class ManagementApi:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
-            if error.code == 404:
+            if error.code == 404 and absent_ok:
                 return None
             detail = error.read().decode(errors="replace")[:500]
             raise GatewayError(f"{method} {path} at {self.url}: HTTP {error.code}: {detail}") from None
@@ -105,14 +131,27 @@ def _drift(live: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
     return [field for field, value in desired.items() if not same(live.get(field), value)]
 
 
+def _changes(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of an update: only the drifted fields (an unchanged `budget_duration` would move the reset)."""
+    return {field: desired[field] for field in _drift(live, desired)}
+
+
 def read_team(api: ManagementApi, team_id: str) -> dict[str, Any] | None:
-    answer = api.call("GET", "/team/info", team_id=team_id)
+    answer = api.call("GET", "/team/info", absent_ok=True, team_id=team_id)
     return None if answer is None else dict(answer.get("team_info") or {})
 
 
 def read_key(api: ManagementApi, token: str) -> dict[str, Any] | None:
-    answer = api.call("GET", "/key/info", key=token)
-    return None if answer is None else dict(answer.get("info") or {})
+    """The live key by its hash (never the raw key: a query string ends up in access logs), or `None`.
+
+    LiteLLM 1.108.7 answers a deleted key from its archive with `status: "deleted"` instead of 404
+    (`info_key_fn`, key_management_endpoints.py:4718-4745); such a key no longer authenticates.
+    """
+    answer = api.call("GET", "/key/info", absent_ok=True, key=token)
+    if answer is None:
+        return None
+    info = dict(answer.get("info") or {})
+    return None if info.get("status") == "deleted" else info
 
 
 class TeamProvider(ResourceProvider):
@@ -124,8 +163,8 @@ class TeamProvider(ResourceProvider):
         live = read_team(api, team_id)
         if live is None:
             api.call("POST", "/team/new", {"team_id": team_id, **desired})
-        elif _drift(live, desired):
-            api.call("POST", "/team/update", {"team_id": team_id, **desired})
+        elif changes := _changes(live, desired):
+            api.call("POST", "/team/update", {"team_id": team_id, **changes})
         return CreateResult(team_id, dict(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -143,20 +182,30 @@ class TeamProvider(ResourceProvider):
         return DiffResult(changes=bool(_drift(live, _desired(news, TEAM_FIELDS))))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        _api(news).call("POST", "/team/update", {"team_id": id_, **_desired(news, TEAM_FIELDS)})
+        api = _api(news)
+        live = read_team(api, id_)
+        if live is None:
+            raise GatewayError(
+                f"team {id_!r} was deleted on the gateway during the update; run `pulumi up` again"
+            )
+        if changes := _changes(live, _desired(news, TEAM_FIELDS)):
+            api.call("POST", "/team/update", {"team_id": id_, **changes})
         return UpdateResult(dict(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Deletes the team and, on the gateway, every key of it (`delete_team` in team_endpoints.py)."""
         api = _api(props)
         if read_team(api, id_) is not None:
-            api.call("POST", "/team/delete", {"team_ids": [id_]})
+            api.call("POST", "/team/delete", {"team_ids": [id_]}, absent_ok=True)
 
 
 class KeyProvider(ResourceProvider):
     """Generates one key once; updates change its limits, never its value; delete revokes it."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        # Unset limits go as explicit nulls. For `budget_duration` 1.108.7 keeps that null even where the
+        # proxy config sets `default_key_generate_params` (`_common_key_generation_helper`,
+        # key_management_endpoints.py:1338-1343); the stack's gateway config sets no such defaults.
         body = {
             "team_id": props["team_id"],
             **_desired(props, KEY_FIELDS),
@@ -182,13 +231,20 @@ class KeyProvider(ResourceProvider):
         return DiffResult(changes=bool(_drift(live, _desired(news, KEY_FIELDS))))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        _api(news).call("POST", "/key/update", {"key": id_, **_desired(news, KEY_FIELDS)})
+        api = _api(news)
+        live = read_key(api, id_)
+        if live is None:
+            raise GatewayError(
+                f"key {news.get('key_alias')!r} was deleted on the gateway during the update; run `pulumi up` again"
+            )
+        if changes := _changes(live, _desired(news, KEY_FIELDS)):
+            api.call("POST", "/key/update", {"key": id_, **changes})
         return UpdateResult({**news, "key": olds.get("key")})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         api = _api(props)
         if read_key(api, id_) is not None:
-            api.call("POST", "/key/delete", {"keys": [id_]})
+            api.call("POST", "/key/delete", {"keys": [id_]}, absent_ok=True)
 
 
 class GatewayTeam(Resource, module="kiva", name="GatewayTeam"):

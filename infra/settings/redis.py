@@ -18,8 +18,11 @@ from infra.settings.base import KivaModel
 #: A model name as clients send it (`servedName`, `providers[].models[].name`).
 ServedName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.:-]{0,127}$", examples=["qwen2.5-7b-instruct"])]
 
-#: `Router(routing_strategy=...)` in litellm 1.90.6 (litellm/router.py): the values its Literal allows.
-#: `usage-based-routing` (v1) is left out: LiteLLM's docs point to v2.
+#: `Router(routing_strategy=...)` in litellm 1.108.7: the values of its Literal `RoutingStrategyName`
+#: (litellm/types/litellm_params.py:45, checked by `validate_routing_strategy`,
+#: litellm/router_utils/routing_groups.py:23). Left out: `usage-based-routing` (v1; LiteLLM's docs point
+#: to v2) and `lar1` (new in 1.108.x: routes by a confidence the client sends in its metadata,
+#: litellm/router_strategy/lar1_routing.py, not a load-balancing strategy).
 RoutingStrategy = Literal[
     "simple-shuffle",
     "least-busy",

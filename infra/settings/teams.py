@@ -1,9 +1,10 @@
 """Gateway teams and their service keys as code (`kiva:teams`), reconciled through LiteLLM's management API.
 
 Each team gets a budget, so that no service can spend without limit; each of its service keys may
-narrow the team's models and limits further. The field names follow LiteLLM 1.90.6's request bodies
-(`litellm/models/team.py` `TeamBase`, `litellm/proxy/_types.py` `GenerateRequestBase`): `max_budget`,
-`budget_duration`, `rpm_limit`, `tpm_limit`, `models`.
+narrow the team's models and limits further. The field names follow LiteLLM 1.108.7's request bodies
+(`TeamBase`, `litellm/models/team.py:63`; `GenerateRequestBase`,
+`litellm/types/proxy/management_endpoints/request_base.py:24`): `max_budget`, `budget_duration`,
+`rpm_limit`, `tpm_limit`, `models`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from pydantic import Field
 
 from infra.settings.base import DnsLabel, KivaModel
 
-#: LiteLLM's budget periods: a number and `s`, `m`, `h`, `d`, `w` or `mo`
-#: (`litellm/litellm_core_utils/duration_parser.py`, `_extract_from_regex` and `duration_in_seconds`,
-#: 1.90.6). LiteLLM's own regex also accepts a bare number or trailing text; this one does not.
-BUDGET_DURATION_PATTERN = r"^[1-9][0-9]*(s|m|h|d|w|mo)$"
+#: The budget periods LiteLLM 1.108.7 accepts and can reset: a number and `s`, `m`, `h`, `d` or `w`, or `1mo`.
+#: Every budget write checks the period (`validate_budget_duration`,
+#: `litellm/proxy/management_endpoints/common_utils.py:28`, via `_is_persistable_budget_duration` in
+#: `litellm/proxy/common_utils/timezone_utils.py`) and answers 400 where computing the next reset fails:
+#: months other than 1 (`_handle_month_reset`, `litellm/litellm_core_utils/duration_parser.py:399`, "only
+#: support 1 month intervals"), 0, a bare number, or a date past year 9999 (so at most five digits here).
+#: LiteLLM also reads the words `hourly`/`daily`/`weekly`/`monthly` and ignores trailing text
+#: (`_normalize_duration` and `_extract_from_regex` in duration_parser.py); this pattern takes neither.
+BUDGET_DURATION_PATTERN = r"^([1-9][0-9]{0,4}(s|m|h|d|w)|1mo)$"
 
 BudgetDuration = Annotated[str, Field(pattern=BUDGET_DURATION_PATTERN, examples=["30d"])]
 """A budget period as LiteLLM reads it, e.g. `30d`, `1mo`, `24h`."""
@@ -51,7 +57,7 @@ class Team(KivaModel):
     max_budget: float = Field(gt=0)
     """Most the team may spend per `budgetDuration`, in the unit of the models' costs (LiteLLM has no currency), e.g. 500."""
     budget_duration: BudgetDuration
-    """Period after which the team's spend is reset, e.g. `30d` or `1mo`."""
+    """Period after which the team's spend is reset, e.g. `30d` or `1mo` (LiteLLM resets months only as `1mo`)."""
     rpm_limit: int | None = Field(default=None, ge=1)
     """Requests per minute for the whole team; unset: no team limit."""
     tpm_limit: int | None = Field(default=None, ge=1)

@@ -140,7 +140,7 @@ class Ingress(KivaModel):
 #: LiteLLM's levels that log no request body (`LITELLM_LOG`; litellm/_logging.py reads it with
 #: `getattr(logging, level.upper())`, so any case works).
 GatewayLogLevel = Literal["INFO", "WARNING", "ERROR"]
-#: Levels at which LiteLLM 1.90.6 logs request and response bodies (kiva-observability-no-prompt-logging).
+#: Levels at which LiteLLM 1.108.7 logs request and response bodies (kiva-observability-no-prompt-logging).
 PROMPT_LOGGING_LEVELS = ("DEBUG", "NOTSET", "TRACE")
 
 
@@ -300,12 +300,12 @@ class ProviderModel(KivaModel):
 #: Azure OpenAI data-plane inference API version passed when `apiVersion` is not set: the latest GA
 #: release named in Microsoft's REST API reference (learn.microsoft.com/azure/ai-services/openai/reference).
 #: Pinned here so the gateway does not fall back to LiteLLM's moving `AZURE_DEFAULT_API_VERSION`
-#: (a preview version in litellm 1.90.6).
+#: (`2025-02-01-preview` in litellm 1.108.7, litellm/__init__.py:359).
 AZURE_OPENAI_API_VERSION = "2024-10-21"
 
-#: The kind-specific keys of a provider: LiteLLM 1.90.6 reads them as the `litellm_params` `api_base` +
-#: `api_version` (litellm/llms/azure/common_utils.py), `vertex_project` + `vertex_location`, and
-#: `aws_region_name` (litellm/types/router.py `CredentialLiteLLMParams`).
+#: The kind-specific keys of a provider: LiteLLM 1.108.7 reads them as the `litellm_params` `api_base` +
+#: `api_version` (litellm/llms/azure/common_utils.py:491-525), `vertex_project` + `vertex_location`, and
+#: `aws_region_name` (litellm/types/router.py:359-395 `CredentialLiteLLMParams`).
 PROVIDER_KIND_KEYS: dict[str, tuple[str, ...]] = {
     "azure": ("apiBase", "apiVersion"),
     "vertex_ai": ("vertexProject", "vertexLocation"),
@@ -382,7 +382,7 @@ class ExternalProvider(KivaModel):
 
     @property
     def kind_params(self) -> dict[str, str]:
-        """The kind-specific `litellm_params` (`api_base` aside), named as LiteLLM 1.90.6 reads them."""
+        """The kind-specific `litellm_params` (`api_base` aside), named as LiteLLM 1.108.7 reads them."""
         by_kind: dict[str, dict[str, str | None]] = {
             "azure": {"api_version": self.api_version or AZURE_OPENAI_API_VERSION},
             "vertex_ai": {"vertex_project": self.vertex_project, "vertex_location": self.vertex_location},

@@ -9,15 +9,17 @@ them (GDPR Art. 5(1)(c) and 32; BSI OPS.1.1.5). What writes prompts to stdout, p
   response body; `VLLM_LOGGING_LEVEL=DEBUG` logs prompt inputs (vllm/engine/arg_utils.py,
   vllm/entrypoints/openai/cli_args.py, vllm/envs.py). The last flag on the command line wins, and request
   logging must be switched off explicitly (`--no-enable-log-requests`): a default is not evidence.
-- LiteLLM 1.90.6: logs request and response bodies at DEBUG; `LITELLM_LOG` unset means DEBUG
-  (litellm/_logging.py: `os.getenv("LITELLM_LOG", "DEBUG")`), as do `--debug`/`--detailed_debug`
-  (litellm/proxy/proxy_cli.py) and `litellm_settings.set_verbose: true`; `turn_off_message_logging: true`
-  keeps messages from every logging callback (litellm/litellm_core_utils/redact_messages.py).
+- LiteLLM 1.108.7: logs request and response bodies at DEBUG; `LITELLM_LOG` unset means DEBUG
+  (litellm/_logging.py:660: `os.getenv("LITELLM_LOG", "DEBUG")`), as does `--detailed_debug`
+  (litellm/proxy/proxy_server.py:9384-9395; `--debug` sets INFO there, :9371-9382, and is refused as well),
+  and `litellm_settings.set_verbose: true` prints every verbose line to stdout (`print_verbose`,
+  litellm/utils.py:558-572); `turn_off_message_logging: true` keeps messages from every logging
+  callback (litellm/litellm_core_utils/redact_messages.py:498-547).
   A logging config the proxy loads (`--log_config FILE`, a `logging.config.dictConfig` document that
   uvicorn applies in every worker before LiteLLM is imported) reaches LiteLLM's loggers too: the root
   logger or a LiteLLM logger (`LiteLLM`, `LiteLLM Proxy`, `LiteLLM Router`) below INFO there logs
   request bodies at `LITELLM_LOG=WARNING` or `ERROR`: LiteLLM sets its loggers' level only for `INFO`
-  and `DEBUG` (`initialize`, litellm/proxy/proxy_server.py:6912-6949, run as each worker starts); at
+  and `DEBUG` (`initialize`, litellm/proxy/proxy_server.py:9396-9424, run as each worker starts); at
   other levels they follow the root logger. So a logging config in the gateway's ConfigMap
   must not go below INFO anywhere (a level below INFO on uvicorn's loggers logs no body, but nothing
   needs it in production either).

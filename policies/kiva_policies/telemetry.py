@@ -67,10 +67,13 @@ class Product:
 
 
 #: Known products and their kill switches (WORKLOADS.md section 6.1). A value other than `off` counts as on.
-#: LiteLLM 1.90.6 and vLLM v0.28.0 are the versions `infra/versions.py` pins; LiteLLM's rows are the
-#: GitHub downloads it makes at import or on request (it has no usage-telemetry switch: nothing in 1.90.6,
-#: litellm_enterprise or litellm_proxy_extras reads `LITELLM_TELEMETRY_DISABLED`). The other products are
-#: not deployed by the stack; their rows name the upstream file that defines each switch.
+#: LiteLLM 1.108.7 and vLLM v0.28.0 are the versions `infra/versions.py` pins. LiteLLM's rows are the
+#: GitHub downloads it makes at import or on request, and the veto of its usage telemetry (new since
+#: 1.90.6: off until an admin opts in on the UI, recorded in the database or sent to a
+#: `LITELLM_TELEMETRY_ENDPOINT`; `LITELLM_TELEMETRY_DISABLED` refuses the opt-in,
+#: litellm/proxy/telemetry/runtime.py `TelemetryRuntime.start`). The admin UI's release banner asks
+#: api.github.com with no switch (litellm/proxy/ui_crud_endpoints/latest_release_endpoints.py). The other
+#: products are not deployed by the stack; their rows name the upstream file that defines each switch.
 TELEMETRY_SWITCHES: tuple[Product, ...] = (
     Product(
         "LiteLLM",
@@ -79,23 +82,33 @@ TELEMETRY_SWITCHES: tuple[Product, ...] = (
             Switch(
                 "LITELLM_LOCAL_MODEL_COST_MAP",
                 "True",
-                "litellm 1.90.6 litellm/litellm_core_utils/get_model_cost_map.py (lower() == 'true')",
+                "litellm 1.108.7 litellm/litellm_core_utils/get_model_cost_map.py:676 (lower() == 'true')",
             ),
             Switch(
                 "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS",
                 "True",
-                "litellm 1.90.6 litellm/anthropic_beta_headers_manager.py (lower() == 'true')",
+                "litellm 1.108.7 litellm/anthropic_beta_headers_manager.py:148 (lower() == 'true')",
             ),
             Switch(
                 "LITELLM_LOCAL_BLOG_POSTS",
                 "True",
-                "litellm 1.90.6 litellm/litellm_core_utils/get_blog_posts.py (lower() == 'true')",
+                "litellm 1.108.7 litellm/litellm_core_utils/get_blog_posts.py:132 (lower() == 'true')",
             ),
             Switch(
                 "LITELLM_LOCAL_POLICY_TEMPLATES",
                 "True",
-                "litellm 1.90.6 litellm/proxy/management_endpoints/policy_endpoints/endpoints.py "
+                "litellm 1.108.7 litellm/proxy/management_endpoints/policy_endpoints/endpoints.py:660 "
                 "(lower() in 'true', '1', 'yes')",
+            ),
+            Switch(
+                "LITELLM_LOCAL_AUTOROUTER_PRESETS",
+                "True",
+                "litellm 1.108.7 litellm/proxy/public_endpoints/public_endpoints.py:571 (lower() == 'true')",
+            ),
+            Switch(
+                "LITELLM_TELEMETRY_DISABLED",
+                "True",
+                "litellm 1.108.7 litellm/proxy/telemetry/settings.py:12, 34-39 (pydantic-settings bool)",
             ),
         ),
     ),

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import promql_parser
 import pytest
 
 from infra import versions
@@ -218,12 +219,46 @@ def test_catalogue_versions_are_the_pinned_versions() -> None:
         assert exporters[key]["pinned_by"] == f"infra/versions.py {pin}"
 
 
+def test_the_catalogue_module_names_the_pinned_litellm() -> None:
+    """metric_catalogue.SOURCES cites the LiteLLM version the dashboards were checked against."""
+    from components.platform.monitoring.metric_catalogue import SOURCES
+
+    assert SOURCES["litellm"].version == versions.LITELLM_VERSION
+    assert SOURCES["litellm"].origin.startswith(f"litellm=={versions.LITELLM_VERSION} ")
+
+
 def test_litellm_part_equals_a_fresh_extraction_from_the_installed_litellm() -> None:
     recorded = json.loads(CATALOGUE_FILE.read_text())["exporters"]["litellm"]
     live = _load_refresh_script().litellm_metrics()
     live["pinned_by"] = recorded["pinned_by"]
     assert recorded == live, "litellm changed: run scripts/refresh_metric_catalogue.py"
     assert live["version"] == versions.LITELLM_VERSION
+
+
+def test_refreshing_only_litellm_keeps_the_other_exporters(tmp_path: Path) -> None:
+    """`--only litellm` (a LiteLLM bump) needs no vLLM wheel or mirror and rewrites no other entry."""
+    output = tmp_path / "exported_metrics.json"
+    output.write_text(CATALOGUE_FILE.read_text())
+    assert _load_refresh_script().main(["--only", "litellm", "--output", str(output)]) == 0
+    assert json.loads(output.read_text()) == json.loads(CATALOGUE_FILE.read_text())
+
+
+def test_refresh_names_the_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = _load_refresh_script()
+    output = tmp_path / "exported_metrics.json"
+    output.write_text(CATALOGUE_FILE.read_text())
+    assert script.main(["--only", "vllm", "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        "refresh_metric_catalogue: --vllm-wheel is required to refresh vllm (the wheel "
+        "vllm-<VLLM_VERSION>-*.whl downloaded as this script's docstring shows, e.g. --vllm-wheel "
+        "/tmp/vllm/vllm-0.28.0-*.whl), or refresh others only: --only litellm\n"
+    )
+    assert script.main(["--only", "litelm", "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        "refresh_metric_catalogue: --only: unknown exporter litelm; one of vllm, litellm, cloudnative-pg, "
+        "barman-cloud-plugin, dcgm-exporter, cert-manager\n"
+    )
+    assert json.loads(output.read_text()) == json.loads(CATALOGUE_FILE.read_text())  # left as it was
 
 
 def test_catalogue_holds_the_series_the_platform_relies_on() -> None:
@@ -268,6 +303,107 @@ def test_catalogue_holds_the_series_the_platform_relies_on() -> None:
     for entry in exporters.values():
         assert entry["names"] == sorted(entry["names"])
     assert platform_custom_query_metrics() == ["cnpg_kiva_spend_logs_oldest_age_seconds"]
+
+
+# -- LiteLLM's labels ----------------------------------------------------------------------------
+
+#: Labels a series gets from its scrape target (the PodMonitor), never from LiteLLM.
+TARGET_LABELS = frozenset({"job", "instance", "namespace", "pod", "container", "service", "endpoint"})
+
+
+def litellm_families() -> dict[str, str]:
+    """Series name -> LiteLLM metric family, as prometheus_client names the series (catalogue)."""
+    entry = json.loads(CATALOGUE_FILE.read_text())["exporters"]["litellm"]
+    script = _load_refresh_script()
+    return {
+        sample: family
+        for family, kind in entry["families"].items()
+        for sample in script.python_client_samples(family, kind)
+    }
+
+
+def litellm_label_uses(expressions: list[Expression]) -> dict[str, set[str]]:
+    """Family -> the labels the expressions match on or group by (`by (...)`) for its series; `le` of a
+    histogram's buckets and the target labels left out. Families used without any label map to {}."""
+    families = litellm_families()
+    uses: dict[str, set[str]] = {}
+
+    def families_in(node: Any) -> set[str]:
+        return {families[ref.name] for ref in metric_names(node) if ref.name in families}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            for family in families_in(node):
+                uses.setdefault(family, set()).update(
+                    m.name for m in node.matchers.matchers if m.name != "__name__"
+                )
+        elif isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
+            for family in families_in(node.expr):
+                uses.setdefault(family, set()).update(node.modifier.labels)
+
+    for item in expressions:
+        text = substitute_grafana_variables(item.expr) if item.grafana else item.expr
+        promql_parser.walk(parse(text), visit)
+    return {family: labels - {"le"} - TARGET_LABELS for family, labels in uses.items()}
+
+
+def check_litellm_labels(uses: dict[str, set[str]], exported: dict[str, set[str]]) -> list[str]:
+    """One message per label a family is queried by that LiteLLM does not put on it."""
+    return [
+        f"LiteLLM metric {family}: label {label} is not one of its labels "
+        f"({', '.join(sorted(exported[family])) or 'none'})"
+        for family, labels in sorted(uses.items())
+        for label in sorted(labels - exported.get(family, set()))
+    ]
+
+
+def _all_expressions() -> list[Expression]:
+    found = [e for path in _dashboard_files() for e in dashboard_expressions(path)]
+    return found + alert_expressions(alert_groups())
+
+
+def test_litellm_labels_table_is_what_dashboards_and_alerts_use() -> None:
+    """metric_catalogue.LITELLM_LABELS (what the gateway's callback config must keep) is exact."""
+    from components.platform.monitoring.metric_catalogue import DASHBOARD_METRICS, LITELLM_LABELS
+
+    uses = litellm_label_uses(_all_expressions())
+    assert uses == {family: set(labels) for family, labels in LITELLM_LABELS.items()}
+    families = litellm_families()
+    assert {families[name] for name in DASHBOARD_METRICS["litellm"]} == set(LITELLM_LABELS)
+
+
+def test_litellm_labels_exist_in_the_installed_litellm() -> None:
+    """Every label queried is one the installed LiteLLM's callback puts on that family by default
+    (litellm/types/integrations/prometheus.py `PrometheusMetricLabels.get_labels`)."""
+    from litellm.types.integrations.prometheus import PrometheusMetricLabels
+
+    from components.platform.monitoring.metric_catalogue import LITELLM_LABELS
+
+    exported = {
+        family: set(PrometheusMetricLabels.get_labels(family))
+        for family in LITELLM_LABELS
+        if family != "litellm_in_flight_requests"  # the middleware's gauge: no labels at all
+    } | {"litellm_in_flight_requests": set()}
+    assert check_litellm_labels({f: set(labels) for f, labels in LITELLM_LABELS.items()}, exported) == []
+    # the defaults checked against the 1.108.7 source, so a changed helper cannot pass silently
+    assert {"status_code", "requested_model", "team_alias"} <= exported["litellm_proxy_total_requests_metric"]
+    assert "model" in exported["litellm_spend_metric"]
+
+
+def test_a_label_litellm_does_not_export_fails() -> None:
+    uses = litellm_label_uses(
+        [
+            Expression("a", "sum by (tenant) (rate(litellm_spend_metric_total[5m]))"),
+            Expression("b", 'litellm_in_flight_requests{team_alias="x"}'),
+        ]
+    )
+    assert uses == {"litellm_spend_metric": {"tenant"}, "litellm_in_flight_requests": {"team_alias"}}
+    assert check_litellm_labels(
+        uses, {"litellm_spend_metric": {"model", "team_alias"}, "litellm_in_flight_requests": set()}
+    ) == [
+        "LiteLLM metric litellm_in_flight_requests: label team_alias is not one of its labels (none)",
+        "LiteLLM metric litellm_spend_metric: label tenant is not one of its labels (model, team_alias)",
+    ]
 
 
 # -- the checker can fail (mutation tests on synthetic input) -----------------------------------

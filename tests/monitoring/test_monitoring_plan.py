@@ -1,6 +1,6 @@
 """The monitoring stack in the plans of dev and prod: the release, PodMonitors that select the real pods on
 their real ports, network policies that admit exactly Prometheus's scrapes, valid custom resources, a
-green `kiva plan`, and LiteLLM's Prometheus callback set up the way 1.90.6 needs it."""
+green `kiva plan`, and LiteLLM's Prometheus callback set up the way 1.108.7 needs it."""
 
 from __future__ import annotations
 
@@ -235,10 +235,16 @@ def test_litellm_prometheus_callback_and_multiprocess_dir(tmp_path, monkeypatch)
     settings = litellm_config(settings_of("prod"))["litellm_settings"]
     assert settings["callbacks"] == ["prometheus"]
     assert litellm_config(settings_of("local"))["litellm_settings"]["callbacks"] == []
-    # Several workers: LiteLLM 1.90.6 creates PROMETHEUS_MULTIPROC_DIR under the temp directory (the pod's /tmp).
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # LiteLLM 1.108.7 (proxy/proxy_cli.py:721-764): with the callback in `callbacks` and several workers it
+    # creates PROMETHEUS_MULTIPROC_DIR under the temp directory (the pod's /tmp); one worker needs none.
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        monkeypatch.setenv(name, "")  # recorded, so the variable LiteLLM sets is undone afterwards
+        monkeypatch.delenv(name)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    ProxyInitializationHelpers._maybe_setup_prometheus_multiproc_dir(num_workers=4, litellm_settings=settings)
+    setup = ProxyInitializationHelpers.maybe_setup_prometheus_multiproc_dir
+    assert setup(num_workers=1, litellm_settings=settings) is None
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert setup(num_workers=4, litellm_settings=settings) == str(tmp_path / "litellm_prometheus_multiproc")
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "litellm_prometheus_multiproc")
     assert (tmp_path / "litellm_prometheus_multiproc").is_dir()
 

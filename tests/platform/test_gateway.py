@@ -1,6 +1,16 @@
-"""LiteLLM gateway: telemetry switches, probes, security context, scaling, Service, Ingress."""
+"""LiteLLM gateway: telemetry switches, start-up and migrations, probes, security context, scaling,
+Service, Ingress."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
 
 import pytest
 from kiva_policies.telemetry import TELEMETRY_SWITCHES as POLICY_SWITCHES
@@ -37,12 +47,41 @@ def _env(stack: str) -> dict[str, dict]:
     return {e["name"]: e for e in _container(stack)["env"]}
 
 
+#: A LiteLLM release tag: `v1.108.7` (the form of the LTS release notes and of infra/versions.py) or the
+#: older `1.90.6`. Floating tags (`main-latest`, `main-stable`, `latest`, `lts`, a bare `v1.108`, nightly
+#: and release-candidate builds) do not match.
+RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+")
+
+
+@pytest.mark.parametrize("tag", ["v1.108.7", "1.90.6"])
+def test_release_tags_are_accepted(tag):
+    assert RELEASE_TAG.fullmatch(tag)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "main-latest",
+        "main-stable",
+        "latest",
+        "lts",
+        "v1.108",
+        "main-v1.108.7",
+        "v1.108.7-nightly",
+        "v1.108.7.rc1",
+    ],
+)
+def test_floating_tags_are_refused(tag):
+    assert not RELEASE_TAG.fullmatch(tag)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_image_is_a_pinned_release(stack):
     image = _container(stack)["image"]
     assert image == versions.LITELLM_IMAGE
-    tag = image.rsplit(":", 1)[1]
-    assert tag[0].isdigit() and not tag.startswith("main") and tag != "latest"
+    tag = image.split("@", 1)[0].rsplit(":", 1)[1]  # `repository:tag`, or `repository:tag@sha256:…`
+    assert RELEASE_TAG.fullmatch(tag), f"{tag!r} is not a release tag"
+    assert tag.removeprefix("v") == versions.LITELLM_VERSION, "the image runs the litellm the tests load"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -56,28 +95,149 @@ def test_telemetry_switches(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_sets_only_switches_litellm_reads(stack):
-    """Read by nothing in LiteLLM 1.90.6: setting them would only look like a control."""
+    """`USE_PRISMA_MIGRATE` and `ENFORCE_PRISMA_MIGRATION_CHECK` are read by nothing in LiteLLM 1.108.7
+    (see below): setting them would only look like a control."""
     env = _env(stack)
-    assert "LITELLM_TELEMETRY_DISABLED" not in env
     assert "USE_PRISMA_MIGRATE" not in env
-    assert set(TELEMETRY_SWITCHES) == {
-        s.env for p in POLICY_SWITCHES if p.name == "LiteLLM" for s in p.switches
-    }, "the gateway sets exactly the LiteLLM rows of the policy pack's switch table"
+    assert "ENFORCE_PRISMA_MIGRATION_CHECK" not in env
+    assert env["LITELLM_TELEMETRY_DISABLED"]["value"] == "True"
+    policy_rows = {s.env for p in POLICY_SWITCHES if p.name == "LiteLLM" for s in p.switches}
+    assert set(TELEMETRY_SWITCHES) == policy_rows, (
+        "the gateway sets exactly the LiteLLM rows of the policy pack's switch table"
+    )
+
+
+def test_nothing_in_the_pinned_litellm_reads_the_dropped_switches():
+    """Grep the installed litellm, litellm_proxy_extras and litellm_enterprise (the image's versions):
+    1.108.7 names `--enforce_prisma_migration_check` as a CLI option only, without an env var."""
+    from importlib.util import find_spec
+
+    roots = []
+    for name in ("litellm", "litellm_proxy_extras", "litellm_enterprise"):
+        spec = find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        roots.append(Path(spec.origin).parent)
+    sources = [path for root in roots for path in root.rglob("*.py") if "tests" not in path.parts]
+    assert len(sources) > 1000
+    for switch in ("ENFORCE_PRISMA_MIGRATION_CHECK", "USE_PRISMA_MIGRATE"):
+        assert not [path for path in sources if switch in path.read_text(encoding="utf-8")], switch
+
+
+def test_telemetry_veto_locks_litellms_usage_telemetry_off(monkeypatch):
+    """1.108.7 records usage telemetry once an admin opts in on the UI's Telemetry page; the veto refuses
+    the opt-in (litellm/proxy/telemetry/settings.py `TelemetrySettings`, `EnvPolicy.locked_off`)."""
+    from litellm.proxy.telemetry.settings import TelemetrySettings, env_policy
+
+    monkeypatch.delenv("LITELLM_TELEMETRY_DISABLED", raising=False)
+    assert env_policy(TelemetrySettings()).locked_off is False
+    monkeypatch.setenv("LITELLM_TELEMETRY_DISABLED", TELEMETRY_SWITCHES["LITELLM_TELEMETRY_DISABLED"])
+    assert env_policy(TelemetrySettings()).locked_off is True
+
+
+def test_autorouter_presets_come_from_the_image(monkeypatch):
+    """The unauthenticated `/public/autorouter_presets` fetches its catalogue from GitHub unless the
+    switch is on (litellm/proxy/public_endpoints/public_endpoints.py `_resolve_autorouter_presets`)."""
+    from litellm.proxy.public_endpoints.public_endpoints import _resolve_autorouter_presets
+
+    url = "https://example.invalid/presets.json"
+    fetched: list[str] = []
+
+    async def fetch(address: str) -> dict:
+        fetched.append(address)
+        return {"fetched": {}}
+
+    monkeypatch.delenv("LITELLM_LOCAL_AUTOROUTER_PRESETS", raising=False)
+    assert asyncio.run(_resolve_autorouter_presets(url=url, fetch=fetch)) == {"fetched": {}}
+    monkeypatch.setenv(
+        "LITELLM_LOCAL_AUTOROUTER_PRESETS", TELEMETRY_SWITCHES["LITELLM_LOCAL_AUTOROUTER_PRESETS"]
+    )
+    bundled = asyncio.run(_resolve_autorouter_presets(url=url, fetch=fetch))
+    assert bundled and "fetched" not in bundled
+    assert fetched == [url], "fetched without the switch only"
+
+
+START_CHECK = Path(__file__).with_name("litellm_start_check.py")
+
+
+@cache
+def litellm_start(stack: str, outcome: str, tmp: Path) -> tuple[int, str, dict | None]:
+    """The stack's container args, env, config and a `DATABASE_URL` through 1.108.7's `run_server`, the
+    database set-up replaced by `outcome` (litellm_start_check.py): exit code, output, what would serve."""
+    config = one(objects_of(_committed_plan(stack)), "ConfigMap", "kiva-gateway-config")["data"][
+        "config.yaml"
+    ]
+    path = tmp / f"{stack}-config.yaml"
+    path.write_text(config, encoding="utf-8")
+    args = list(_container(stack)["args"])
+    args[args.index("--config") + 1] = str(path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM", "DATABASE", "PROMETHEUS"))}
+    env |= {e["name"]: e["value"] for e in _container(stack)["env"] if "value" in e}
+    env |= {
+        "LITELLM_MASTER_KEY": "sk-test-only",
+        "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
+        "TMPDIR": str(tmp),
+    }
+    done = subprocess.run(
+        [sys.executable, str(START_CHECK), outcome, *args],
+        capture_output=True, text=True, timeout=600, env=env, check=False,
+    )  # fmt: skip
+    served = [json.loads(line.removeprefix("KIVA-SERVED ")) for line in done.stdout.splitlines()
+              if line.startswith("KIVA-SERVED ")]  # fmt: skip
+    return done.returncode, done.stdout + done.stderr, served[0] if served else None
+
+
+@pytest.fixture(scope="module")
+def start_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("litellm-start")
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_failed_migration_stops_the_pod(stack):
-    """LiteLLM 1.90.6 continues on a failed migration unless ENFORCE_PRISMA_MIGRATION_CHECK is true."""
-    assert _env(stack)["ENFORCE_PRISMA_MIGRATION_CHECK"]["value"] == "true"
+def test_nothing_switches_migrations_off_or_to_db_push(stack):
+    """The proxy migrates at start-up (`prisma migrate deploy`, v2 resolver) unless told otherwise."""
+    env, args = _env(stack), _container(stack)["args"]
+    assert not {"DISABLE_SCHEMA_UPDATE", "USE_V2_MIGRATION_RESOLVER", "LITELLM_PGBOUNCER_ENABLED"} & set(env)
+    assert not {"--use_prisma_db_push", "--use_legacy_migration_resolver", "--skip_server_startup"} & set(
+        args
+    )
+    assert env["LITELLM_MIGRATION_DIR"]["value"] == "/var/lib/litellm/migrations"
 
 
-def test_enforce_flag_is_what_the_pinned_litellm_reads():
-    """The installed litellm (same version as the image) exits on a failed migration only with it."""
-    from litellm.proxy.proxy_cli import run_server
+@pytest.mark.parametrize(
+    ("outcome", "code", "message"),
+    [
+        ("failed", 1, "Database setup failed after multiple retries. The proxy cannot start safely."),
+        ("unrecoverable", 2, "Database migration cannot proceed. kiva test: a migration failed"),
+        ("no-prisma", 1, "a database URL is set but the prisma CLI is neither on PATH nor importable"),
+    ],
+)
+def test_a_failed_database_setup_stops_the_pod(outcome, code, message, start_dir):
+    """1.108.7 exits whenever database set-up fails at start (litellm/proxy/proxy_cli.py:1509-1541) with
+    nothing switched on: the pod never becomes ready and the rollout stops with the old pods serving."""
+    returncode, output, served = litellm_start("prod", outcome, start_dir)
+    assert (returncode, served) == (code, None), output[-3000:]
+    assert message in output
 
-    option = next(p for p in run_server.params if p.name == "enforce_prisma_migration_check")
-    assert option.envvar == "ENFORCE_PRISMA_MIGRATION_CHECK" and option.is_flag
-    assert option.type.convert("true", option, None) is True
+
+def test_a_migrated_database_serves_with_the_pods_arguments(start_dir):
+    """Set-up succeeds: migrate deploy with the v2 resolver, the spend-log index build in the background,
+    then uvicorn with the keep-alive, logging config and workers of the container's args."""
+    returncode, output, served = litellm_start("prod", "migrated", start_dir)
+    assert returncode == 0 and served is not None, output[-3000:]
+    assert served["events"][:2] == [
+        "setup_database(use_migrate=True, use_v2_resolver=True)",
+        "start_request_log_index_build",
+    ]
+    args, uvicorn = _container("prod")["args"], served["uvicorn"]
+    assert uvicorn["timeout_keep_alive"] == int(args[args.index("--keepalive_timeout") + 1]) == 75
+    assert uvicorn["log_config"] == "/etc/litellm/log_config.json"
+    assert uvicorn["workers"] == int(args[args.index("--num_workers") + 1])
+    assert uvicorn["port"] == 4000
+    # LiteLLM drains in-flight requests for GRACEFUL_SHUTDOWN_TIMEOUT (30 s) on SIGTERM, well inside the
+    # pod's grace period, so a draining pod is not killed mid-request.
+    grace = _gateway("prod")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert uvicorn["timeout_graceful_shutdown"] < grace
+    # 1.108.7's in-container pgbouncer stays off unless LITELLM_PGBOUNCER_ENABLED is set.
+    assert "pgbouncer" not in output.lower()
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -129,8 +289,8 @@ def test_config_checksum_and_workers(stack):
     # Longer than ingress-nginx's idle upstream keep-alive (60 s), so NGINX, not uvicorn, closes first.
     assert args[args.index("--keepalive_timeout") + 1] == "75"
     assert int(args[args.index("--num_workers") + 1]) == gateway_workers(load(stack))
-    # Ignored by the uvicorn the pinned image ships (0.33.0 < 0.37): the worker count does the job.
-    assert "--timeout_worker_healthcheck" not in args
+    # The window the worker count is sized for (components/platform/database_names.py).
+    assert args[args.index("--timeout_worker_healthcheck") + 1] == "30"
 
 
 @pytest.mark.parametrize(
@@ -153,8 +313,19 @@ def test_workers_keep_concurrent_imports_inside_the_health_check(monkeypatch):
         cores * names.UVICORN_HEALTHCHECK_SECONDS
     )
     # A heavier import (a future image) must lower the count rather than loop killing workers.
-    monkeypatch.setattr(names, "LITELLM_IMPORT_CPU_SECONDS", 6.0)
+    monkeypatch.setattr(names, "LITELLM_IMPORT_CPU_SECONDS", 30.0)
     assert gateway_workers(settings) == 1
+
+
+def test_the_pod_sets_the_health_check_window_the_worker_count_assumes():
+    """Without the flag uvicorn's 5 s apply, in which prod's 2 workers could not import 1.108.7 on busy cores."""
+    import components.platform.database_names as names
+
+    args = _container("prod")["args"]
+    window = args[args.index("--timeout_worker_healthcheck") + 1]
+    assert window == str(names.UVICORN_HEALTHCHECK_SECONDS) == "30"
+    assert args[args.index("--num_workers") + 1] == "2"
+    assert 2 * names.LITELLM_IMPORT_CPU_SECONDS * names.IMPORT_MARGIN > 2 * 5, "5 s would not do"
 
 
 def test_service_autoscaler_and_disruption_budget():

@@ -69,11 +69,17 @@ def test_a_variant_is_the_stack_with_one_setting_changed(bench: ModuleType) -> N
     gateway = bench.stack_gateway("prod", {"logLevel": "INFO", "accessLog": True})
     assert gateway.env["LITELLM_LOG"] == "INFO"
     assert '"level": "INFO"' in gateway.files["log_config.json"]
-    assert set(bench.VARIANTS) == {"info", "access-log", "info-access-log", "no-metrics"}
+    assert set(bench.VARIANTS) == {"info", "access-log", "info-access-log", "no-metrics", "all-metrics"}
     assert gateway.config["litellm_settings"]["callbacks"] == ["prometheus"]
     without = bench.apply_variant(gateway.config, "drop the Prometheus callback")["litellm_settings"]
     assert without["callbacks"] == []
     assert gateway.config["litellm_settings"]["callbacks"] == ["prometheus"]  # a copy was changed
+    every = bench.apply_variant(gateway.config, "export every Prometheus family and label")[
+        "litellm_settings"
+    ]
+    assert every["callbacks"] == ["prometheus"]
+    assert not {key for key in every if key.startswith("prometheus_exclude")}
+    assert gateway.config["litellm_settings"]["prometheus_exclude_metrics"]
 
 
 def test_the_minimal_proxy_loads_its_config_and_listens_on_the_polled_port(bench: ModuleType) -> None:

@@ -4,6 +4,7 @@ and the Prometheus callback that stays (issue 14, docs/performance.md)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -13,7 +14,6 @@ from kiva_policies.observability_no_prompt_logging import litellm_problems, logg
 
 from components.platform.assembly import gateway_args
 from components.platform.gateway import gateway_env
-from components.platform.gateway_config import litellm_config
 from components.platform.gateway_logging import LOG_CONFIG_FILE, uvicorn_log_config
 from infra.settings import ConfigError, load_settings
 from infra.settings.workloads import Gateway
@@ -125,11 +125,33 @@ def test_the_logging_config_loads_in_python_with_litellms_formatter() -> None:
         assert done.stdout.split() == [level, "JsonFormatter"]
 
 
-# --- the Prometheus callback -------------------------------------------------------------------------
-
-
-def test_prod_keeps_every_metric_of_the_prometheus_callback() -> None:
-    """Kept for the dashboards of issue 13 at about 1 ms of CPU per request; a subset measured no cheaper."""
-    config = litellm_config(_settings())["litellm_settings"]
-    assert config["callbacks"] == ["prometheus"]
-    assert "prometheus_metrics_config" not in config
+def test_litellms_redaction_filters_survive_the_logging_config() -> None:
+    """LiteLLM 1.108.7 redacts secrets in uvicorn's error log and credentials in its access log by
+    filters on those loggers (litellm/_logging.py `_redact_third_party_loggers`). uvicorn applies the
+    ConfigMap's config after LiteLLM is imported (the supervisor) and before (each worker); `dictConfig`
+    must leave the filters in place either way."""
+    script = (
+        "import json, logging, logging.config, sys\n"
+        "config = json.loads(sys.stdin.read())\n"
+        "if sys.argv[1] == 'worker':\n"
+        "    logging.config.dictConfig(config)\n"
+        "import litellm._logging\n"
+        "if sys.argv[1] == 'supervisor':\n"
+        "    logging.config.dictConfig(config)\n"
+        "for name in ('uvicorn.access', 'uvicorn.error'):\n"
+        "    print(name, *sorted(type(f).__name__ for f in logging.getLogger(name).filters))\n"
+    )
+    for order in ("supervisor", "worker"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, order],
+            input=json.dumps(uvicorn_log_config("WARNING", True)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+            check=True,
+        )
+        assert done.stdout.splitlines() == [
+            "uvicorn.access AccessLogPathFilter AccessLogRedactionFilter",
+            "uvicorn.error SecretRedactionFilter",
+        ], order

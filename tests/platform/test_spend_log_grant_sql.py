@@ -4,8 +4,12 @@ Runs the CronJob's own script (`spend_log_grant.grant_script`) as the applicatio
 query's predicate and query (`spend_log_query.spend_log_queries`) as `cnpg_metrics_exporter`, the way
 CloudNativePG 1.30 runs them: one read-only transaction, `search_path` pinned to
 `pg_catalog, public, pg_temp` (docs/src/monitoring.md, "Custom query privileges and safety"). The table
-is LiteLLM 1.90.6's (`"startTime" TIMESTAMP(3) NOT NULL`, litellm_proxy_extras migrations
-20250326162113_baseline, `DateTime` in litellm/proxy/schema.prisma).
+is LiteLLM 1.108.7's (litellm_proxy_extras 0.4.110: `"startTime" TIMESTAMP(3) NOT NULL`, migrations/
+20250326162113_baseline/migration.sql:198, unchanged by later migrations; `DateTime` in schema.prisma:728),
+plain as the migrations create it, and range-partitioned on `"startTime"` as LiteLLM's optional
+partitioning leaves it: the parent keeps the name, daily partitions are `LiteLLM_SpendLogs_p<YYYYMMDD>`
+created `PARTITION OF` it and dropped whole when expired
+(litellm/proxy/db/db_transaction_queue/spend_logs_partition_manager.py:83-84, :233-238, :285).
 
 Needs `initdb`, `pg_ctl` and `psql` on PATH (CI machines have only Python: the module skips there).
 PostgreSQL refuses to run as root, so under root the server runs as `nobody` through `setpriv`.
@@ -19,6 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,7 +131,7 @@ def _setup(server: Server) -> None:
         assert done.returncode == 0, done.stderr
 
 
-def _grant(server: Server) -> subprocess.CompletedProcess:
+def _grant(server: Server, database: str = "litellm") -> subprocess.CompletedProcess:
     """The CronJob's script, with the Secret's files in a directory of the test."""
     secret, tmp = server.work / "secret", server.work / "tmp"
     for path in (secret, tmp):
@@ -135,17 +140,17 @@ def _grant(server: Server) -> subprocess.CompletedProcess:
     (secret / "password").write_text(APP_PASSWORD)
     return subprocess.run(
         ["/bin/sh", "-c", grant_script(str(secret), str(tmp))],
-        env=server.env() | {"HOME": str(tmp)},
+        env=server.env(database) | {"HOME": str(tmp)},
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-def _scrape(server: Server, sql: str) -> str:
+def _scrape(server: Server, sql: str, database: str = "litellm") -> str:
     """`sql` as the exporter runs it: read-only, search_path pinned, as cnpg_metrics_exporter."""
     wrapped = f"BEGIN READ ONLY; SET LOCAL search_path TO pg_catalog, public, pg_temp; {sql}; COMMIT"
-    done = server.psql("cnpg_metrics_exporter", EXPORTER_PASSWORD, wrapped)
+    done = server.psql("cnpg_metrics_exporter", EXPORTER_PASSWORD, wrapped, database=database)
     assert done.returncode == 0, done.stderr
     [value] = [line for line in done.stdout.splitlines() if line not in ("BEGIN", "SET", "COMMIT")]
     return value
@@ -193,6 +198,74 @@ def test_the_grant_and_the_custom_query_on_a_real_database(server: Server) -> No
     )
     assert denied.returncode != 0
     assert "permission denied for table LiteLLM_SpendLogs" in denied.stderr
+
+
+def _partition(day: date) -> str:
+    """A daily partition as LiteLLM names and creates it (spend_logs_partition_manager.py:83-84, :235-237)."""
+    name = f"LiteLLM_SpendLogs_p{day.strftime('%Y%m%d')}"
+    return (
+        f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "LiteLLM_SpendLogs" '
+        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+    )
+
+
+def test_the_grant_and_the_custom_query_on_a_partitioned_table(server: Server) -> None:
+    """A table converted to range partitions is a new table: the grant is gone, the next run grants on
+    the parent, the query reads every partition through it, and a dropped partition moves the age."""
+    query = spend_log_queries()[QUERY_NAME]
+    predicate, age = query["predicate_query"], query["query"]
+    db = "litellm_partitioned"
+    created = server.psql("postgres", SUPERUSER_PASSWORD, f"CREATE DATABASE {db} OWNER litellm", "postgres")
+    assert created.returncode == 0, created.stderr
+
+    def as_app(sql: str) -> None:
+        done = server.psql("litellm", APP_PASSWORD, sql, database=db)
+        assert done.returncode == 0, done.stderr
+
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    old, new = now - timedelta(days=40), now - timedelta(days=1)
+    as_app(CREATE_TABLE)
+    as_app(
+        'INSERT INTO public."LiteLLM_SpendLogs" ("request_id", "startTime", "endTime") VALUES '
+        f"('old', '{old}', '{now}'), ('new', '{new}', '{now}')"
+    )
+    assert 'kiva: granted SELECT ("startTime")' in _grant(server, db).stderr
+
+    # The conversion: the plain table moves aside, a partitioned one takes its name, rows are copied.
+    as_app('ALTER TABLE public."LiteLLM_SpendLogs" RENAME TO "LiteLLM_SpendLogs_legacy"')
+    as_app(
+        'CREATE TABLE public."LiteLLM_SpendLogs" ("request_id" TEXT NOT NULL, '
+        '"startTime" TIMESTAMP(3) NOT NULL, "endTime" TIMESTAMP(3) NOT NULL, "messages" JSONB DEFAULT \'{}\', '
+        'PRIMARY KEY ("request_id", "startTime")) PARTITION BY RANGE ("startTime")'
+    )
+    as_app('CREATE INDEX "LiteLLM_SpendLogs_startTime_idx" ON public."LiteLLM_SpendLogs" ("startTime")')
+    for day in (old.date(), new.date(), now.date()):
+        as_app(_partition(day))
+    as_app('INSERT INTO public."LiteLLM_SpendLogs" SELECT * FROM public."LiteLLM_SpendLogs_legacy"')
+    assert _scrape(server, predicate, db) == "f"  # the privilege stayed with the renamed table
+
+    granted = _grant(server, db)
+    assert granted.returncode == 0, granted.stderr
+    assert 'kiva: granted SELECT ("startTime")' in granted.stderr
+    assert _scrape(server, predicate, db) == "t"
+    assert 40 * DAYS - 120 <= float(_scrape(server, age, db)) < 40 * DAYS + 120
+
+    # Through the parent only: the exporter holds no privilege on a partition, nor on other columns.
+    partition = f"LiteLLM_SpendLogs_p{old.date().strftime('%Y%m%d')}"
+    direct = server.psql(
+        "cnpg_metrics_exporter", EXPORTER_PASSWORD, f'SELECT "startTime" FROM public."{partition}"', db
+    )
+    assert f"permission denied for table {partition}" in direct.stderr
+    denied = server.psql(
+        "cnpg_metrics_exporter", EXPORTER_PASSWORD, 'SELECT "messages" FROM public."LiteLLM_SpendLogs"', db
+    )
+    assert "permission denied for table LiteLLM_SpendLogs" in denied.stderr
+
+    # LiteLLM's partition cleanup drops the expired partition whole: the age follows.
+    as_app(f'DROP TABLE IF EXISTS "{partition}"')
+    assert DAYS - 120 <= float(_scrape(server, age, db)) < DAYS + 120
+    again = _grant(server, db)
+    assert 'already reads "startTime"; nothing to do' in again.stderr
 
 
 def test_a_wrong_password_fails_the_job(server: Server) -> None:

@@ -153,6 +153,8 @@ def litellm_env() -> list[dict[str, Any]]:
         {"name": "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "value": "True"},
         {"name": "LITELLM_LOCAL_BLOG_POSTS", "value": "True"},
         {"name": "LITELLM_LOCAL_POLICY_TEMPLATES", "value": "True"},
+        {"name": "LITELLM_LOCAL_AUTOROUTER_PRESETS", "value": "True"},
+        {"name": "LITELLM_TELEMETRY_DISABLED", "value": "True"},
         {"name": "LITELLM_MODE", "value": "PRODUCTION"},
         {"name": "LITELLM_LOG", "value": "INFO"},
         {

@@ -38,7 +38,7 @@ from tests.policies.harness import compliant_plan, container, mutate, urn
 DIGEST = "kiva-images-pinned-by-digest"
 VALID = "kiva-exceptions-valid"
 GATEWAY_URN = urn("kubernetes:apps/v1:Deployment", "kiva-gateway")
-TAG_ONLY = "docker.litellm.ai/berriai/litellm:1.90.6"
+TAG_ONLY = "ghcr.io/berriai/litellm:v1.108.7"
 GATEWAY_MESSAGE = (
     f"Container 'kiva-gateway' of kiva/kiva-gateway: image '{TAG_ONLY}' is pinned by tag only, not by digest; "
     "run scripts/pin_image_digests.py (with registry access) so that it is rendered as `repository:tag@sha256:…`."

@@ -73,9 +73,7 @@ def test_prods_exception_waives_the_finding_until_it_expires() -> None:
     # the gateway under the URN the prod plan gives it (a component child, as in `kiva plan prod --json`)
     plan = [
         replace(r, urn=PROD_GATEWAY) if r.name == "kiva-gateway" else r
-        for r in mutate(
-            compliant_plan(), "kiva-gateway", _set_image("docker.litellm.ai/berriai/litellm:1.90.6")
-        )
+        for r in mutate(compliant_plan(), "kiva-gateway", _set_image("ghcr.io/berriai/litellm:v1.108.7"))
     ]
     known = {p.name for p in POLICIES}
 
@@ -99,9 +97,7 @@ def test_the_plan_summary_counts_waived_findings_and_names_their_exception() -> 
     path = ROOT / "policies" / "exceptions" / "prod.yaml"
     plan = [
         replace(r, urn=PROD_GATEWAY) if r.name == "kiva-gateway" else r
-        for r in mutate(
-            compliant_plan(), "kiva-gateway", _set_image("docker.litellm.ai/berriai/litellm:1.90.6")
-        )
+        for r in mutate(compliant_plan(), "kiva-gateway", _set_image("ghcr.io/berriai/litellm:v1.108.7"))
     ]
     report = apply_exceptions(
         run(plan), load_exceptions(path, date(2026, 11, 27), {p.name for p in POLICIES})

@@ -181,6 +181,20 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, str]] = [
         "`LITELLM_LOCAL_POLICY_TEMPLATES` is not set",
     ),
     (
+        "litellm-autorouter-presets-missing",
+        "kiva-gateway",
+        lambda p: set_env(p, "LITELLM_LOCAL_AUTOROUTER_PRESETS", None),
+        "kiva-telemetry-switches-off",
+        "`LITELLM_LOCAL_AUTOROUTER_PRESETS` is not set",
+    ),
+    (
+        "litellm-telemetry-veto-wrong",
+        "kiva-gateway",
+        lambda p: set_env(p, "LITELLM_TELEMETRY_DISABLED", "False"),
+        "kiva-telemetry-switches-off",
+        "`LITELLM_TELEMETRY_DISABLED` is 'False'",
+    ),
+    (
         "switch-from-valuefrom",
         "kiva-gateway",
         lambda p: (
@@ -701,10 +715,10 @@ PINNED_PRODUCTS = ("LiteLLM", "vLLM", "Hugging Face Hub")
 def test_switch_table_counts_only_switches_the_pinned_versions_read() -> None:
     rows = {p.name: p for p in TELEMETRY_SWITCHES}
     pinned = {s.env: s for name in PINNED_PRODUCTS for s in rows[name].switches}
-    # Read by nothing in LiteLLM 1.90.6 (nor litellm_enterprise / litellm_proxy_extras): false evidence.
-    assert "LITELLM_TELEMETRY_DISABLED" not in pinned and "USE_PRISMA_MIGRATE" not in pinned
+    # Read by nothing in LiteLLM 1.108.7 (nor litellm_enterprise / litellm_proxy_extras): false evidence.
+    assert "USE_PRISMA_MIGRATE" not in pinned and "ENFORCE_PRISMA_MIGRATION_CHECK" not in pinned
     for switch in pinned.values():
-        assert re.search(r"\b(litellm 1\.90\.6|vllm v0\.28\.0|huggingface_hub) \S+\.py\b", switch.read_by), (
+        assert re.search(r"\b(litellm 1\.108\.7|vllm v0\.28\.0|huggingface_hub) \S+\.py\b", switch.read_by), (
             f"{switch.env}: name the file of the pinned version that reads it"
         )
     mutated = {

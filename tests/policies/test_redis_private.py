@@ -154,7 +154,7 @@ def test_a_password_not_from_a_secret_is_named() -> None:
         ("redis:7.4.2-alpine", True),
         ("redis", True),
         ("registry.local:5000/bitnami/redis@sha256:abc", True),
-        ("ghcr.io/berriai/litellm:1.90.6", False),
+        ("ghcr.io/berriai/litellm:v1.108.7", False),
         ("oliver006/redis_exporter:v1.62.0", False),
     ],
 )

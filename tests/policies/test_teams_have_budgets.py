@@ -49,6 +49,11 @@ def test_compliant_plan_with_a_team_passes() -> None:
         ("budget_duration", None, "`budget_duration` is None (must be a period such as '30d' or '1mo')"),
         (
             "budget_duration",
+            "2mo",
+            "`budget_duration` is '2mo' (must be a period such as '30d' or '1mo')",
+        ),
+        (
+            "budget_duration",
             "monthly",
             "`budget_duration` is 'monthly' (must be a period such as '30d' or '1mo')",
         ),

@@ -6,9 +6,13 @@ Thresholds come from the stack's settings where a setting decides them (the back
 spend-log retention, the model servers' startup budget); the rest are named constants with a reason.
 
 Metric sources, read at the pinned versions:
-- LiteLLM 1.90.6 `litellm/integrations/prometheus.py`, `litellm/types/integrations/prometheus.py`:
-  counters (exposed with `_total`) `litellm_proxy_total_requests_metric` with label `status_code`, and
-  the histogram `litellm_request_total_latency_metric` (buckets ... 10, 30, 60, 120 s).
+- LiteLLM 1.108.7 `litellm/integrations/prometheus.py`, `litellm/types/integrations/prometheus.py`:
+  the counter (exposed with `_total`) `litellm_proxy_total_requests_metric` (prometheus.py:441) with
+  label `status_code` (types :490-505; "200" on success, prometheus.py:1576, the HTTP status on a
+  failure, :2907), and the histogram `litellm_request_total_latency_metric` (prometheus.py:448, buckets
+  `LATENCY_BUCKETS` ... 10, 30, 60, 120 s, types :143). Since the 1.108 line its observation adds the
+  request's queue time, arrival to processing start, i.e. authentication and pre-call hooks
+  (prometheus.py:2570-2594, `queue_time_seconds` from proxy/common_request_processing.py:2303-2317).
 - vLLM v0.28.0 `vllm/v1/metrics/loggers.py`: gauges `vllm:num_requests_waiting`,
   `vllm:kv_cache_usage_perc` (1 = full), counter `vllm:num_preemptions`; labels `model_name`, `engine`.
 - DCGM exporter 4.4.1-4.6.0 (image of gpu-operator v25.10.0's `dcgmExporter.version`),
@@ -49,8 +53,8 @@ VLLM_JOB = f"{PLATFORM_NAMESPACE}/kiva-model-servers"
 
 #: Share of gateway requests answered with 5xx before it pages: well above the odd upstream failure.
 GATEWAY_5XX_RATIO = 0.05
-#: p95 of the full request (LiteLLM measures until the last token): 30 s is a histogram bucket
-#: boundary, so the estimate is exact there, and far beyond an interactive answer.
+#: p95 of the full request (LiteLLM measures from its arrival until the last token): 30 s is a
+#: histogram bucket boundary, so the estimate is exact there, and far beyond an interactive answer.
 GATEWAY_P95_SECONDS = 30
 #: KV cache this full while requests are preempted: the server recomputes instead of serving.
 KV_CACHE_SATURATED = 0.95
@@ -60,7 +64,9 @@ GPU_TEMPERATURE_CELSIUS = 85
 REPLICATION_LAG_SECONDS = 60
 #: Time a base backup may take after its scheduled start, on top of the schedule's longest gap.
 BACKUP_MARGIN_SECONDS = 2 * 3600
-#: LiteLLM's cleanup runs every `maximum_spend_logs_retention_interval` (default "1d"), plus one day slack.
+#: LiteLLM 1.108.7 runs its cleanup every `maximum_spend_logs_retention_interval` (default "1d", plus up
+#: to 60 s; proxy/proxy_server.py:11147-11161, KIVA sets no `maximum_spend_logs_cleanup_cron`), plus one
+#: day of slack (which also covers the daily partitions of a partitioned table, spend_log_query.py).
 SPEND_LOG_CLEANUP_SLACK_DAYS = 2
 #: Certificates closer than this to expiry were not renewed (cert-manager renews at 2/3 of the lifetime).
 CERTIFICATE_EXPIRY_DAYS = 7

@@ -13,10 +13,12 @@ What the stack controls, and what it does not:
   The operator applies its own fields server-side (`util.Upsert`, field owner `aks-app-routing-operator`),
   so the patched `logFormat` is kept. Other ingress classes run a controller the stack does not manage:
   their operator sets `log-format-upstream` (or its equivalent) themselves; docs/operations.md#logs.
-- Gateway: LiteLLM 1.90.6 never sees a client IP. Uvicorn 0.54 trusts `X-Forwarded-For` only from
-  `FORWARDED_ALLOW_IPS` (default `127.0.0.1,::1`, uvicorn/config.py), and the gateway config does not set
-  `general_settings.use_x_forwarded_for`, so its access log and the spend logs' `requester_ip_address`
-  (litellm/proxy/litellm_pre_call_utils.py) hold the ingress controller's pod address, not the client's.
+- Gateway: LiteLLM 1.108.7 never sees a client IP. Uvicorn 0.54 trusts `X-Forwarded-For` only from
+  `FORWARDED_ALLOW_IPS` (default `127.0.0.1,::1`, uvicorn/config.py:362-363; the uvicorn arguments of
+  LiteLLM's proxy/proxy_cli.py:313-341 set no `forwarded_allow_ips`), and the gateway config does not
+  set `general_settings.use_x_forwarded_for`, so its access log and the spend logs'
+  `requester_ip_address` (litellm/proxy/litellm_pre_call_utils.py:2580-2594, `request.client.host`
+  unless that switch is on) hold the ingress controller's pod address, not the client's.
 - No prompt text: `model_server.NO_PROMPT_LOGGING_ARGS` (vLLM) and the gateway's `LITELLM_LOG=INFO` with
   `turn_off_message_logging: true`; the policy `kiva-observability-no-prompt-logging` checks both.
 """

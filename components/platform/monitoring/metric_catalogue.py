@@ -43,11 +43,12 @@ SOURCES: dict[str, ExporterSource] = {
     "litellm": ExporterSource(
         exporter="litellm",
         pinned_by="LITELLM_VERSION",
-        version="1.90.6",
-        origin="litellm==1.90.6 (PyPI, the test dependency in pyproject.toml)",
-        # Labels: litellm/types/integrations/prometheus.py PrometheusMetricLabels (status_code on
-        # total requests; exception_status, exception_class on failed requests; requested_model,
-        # model, team_alias).
+        version="1.108.7",
+        origin="litellm==1.108.7 (PyPI, the test dependency in pyproject.toml)",
+        # Families: integrations/prometheus.py:435-502 (`_counter_factory`/`_histogram_factory`), the
+        # in-flight gauge proxy/middleware/in_flight_requests_middleware.py:72-83. Labels (LITELLM_LABELS):
+        # types/integrations/prometheus.py PrometheusMetricLabels (:441 ttft, :456 total latency, :490 total
+        # requests, :507 failed requests, :597 spend, :624/:652 tokens), names UserAPIKeyLabelNames :198-220.
         files=(
             "litellm/integrations/prometheus.py",
             "litellm/types/integrations/prometheus.py",
@@ -180,6 +181,24 @@ DASHBOARD_METRICS: dict[str, frozenset[str]] = {
         }
     ),
     "kubelet": frozenset({"kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"}),
+}
+
+#: The labels the dashboards and alerts use on each LiteLLM metric family (beyond `le` of a histogram's
+#: buckets and the target labels Prometheus adds). The gateway's callback must keep these families and
+#: labels (components/platform/gateway_metrics.py excludes neither, tests/platform/test_gateway_metrics.py);
+#: the contract test
+#: (tests/monitoring/test_metric_contract.py) derives the same table from the expressions and checks it
+#: against `PrometheusMetricLabels.get_labels` of the installed litellm. `litellm_in_flight_requests` is
+#: the in-flight middleware's own unlabelled gauge, which `prometheus_metrics_config` does not govern.
+LITELLM_LABELS: dict[str, frozenset[str]] = {
+    "litellm_proxy_total_requests_metric": frozenset({"status_code", "requested_model", "team_alias"}),
+    "litellm_proxy_failed_requests_metric": frozenset({"exception_status", "exception_class", "team_alias"}),
+    "litellm_request_total_latency_metric": frozenset({"requested_model"}),
+    "litellm_llm_api_time_to_first_token_metric": frozenset({"model"}),
+    "litellm_input_tokens_metric": frozenset({"requested_model"}),
+    "litellm_output_tokens_metric": frozenset({"requested_model"}),
+    "litellm_spend_metric": frozenset({"team_alias", "model"}),
+    "litellm_in_flight_requests": frozenset(),
 }
 
 #: Sample names the alert rules (alerts.py ALERT_GROUPS) query beyond the dashboards', per exporter.

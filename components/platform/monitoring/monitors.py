@@ -37,13 +37,17 @@ MODEL_SERVER_PODS = {"app.kubernetes.io/name": MODEL_SERVER_NAME, "app.kubernete
 GATEWAY_PODS = selector(GATEWAY_NAME, GATEWAY_COMPONENT)
 #: The pod label naming a model server's model, copied onto its series as `kiva_platform_model`.
 MODEL_LABEL = "kiva.platform/model"
-#: LiteLLM 1.90.6 mounts its Prometheus app at `/metrics` (`PrometheusLogger._mount_metrics_endpoint`);
-#: Starlette redirects `/metrics` to the mount's `/metrics/`.
+#: LiteLLM 1.108.7 mounts its Prometheus app at `/metrics` on the main port
+#: (`PrometheusLogger._mount_metrics_endpoint`, integrations/prometheus.py:4824-4850, `app.mount("/metrics",
+#: …)`); Starlette redirects `/metrics` to the mount's `/metrics/`. (1.108.7 can also serve it from a
+#: separate process, `--prometheus_metrics_port`, proxy/proxy_cli.py:1073-1080; the gateway does not use it.)
 GATEWAY_METRICS_PATH = "/metrics/"
-#: LiteLLM 1.90.6 authenticates `/metrics` by default (`litellm.require_auth_for_metrics_endpoint = True`,
-#: `proxy/middleware/prometheus_auth_middleware.py`) and only the master key or a virtual key from its
-#: database pass. The route is on the same port the Ingress publishes, so it stays authenticated and
-#: Prometheus sends the master key, read by the operator from the gateway's Secret (never in the plan).
+#: LiteLLM 1.108.7 authenticates `/metrics` and everything under it by default
+#: (`litellm.require_auth_for_metrics_endpoint = True`, litellm/__init__.py:194;
+#: proxy/middleware/prometheus_auth_middleware.py:22-24 and :51, `user_api_key_auth`), so only the master
+#: key or a virtual key from its database pass. The route is on the same port the Ingress publishes, so it
+#: stays authenticated and Prometheus sends the master key, read by the operator from the gateway's Secret
+#: (never in the plan).
 GATEWAY_METRICS_KEY = "LITELLM_MASTER_KEY"
 SCRAPE_INTERVAL = "30s"
 #: Annotation on the PodMonitors naming the namespace Prometheus scrapes from, for the day-one flow check

@@ -1,10 +1,15 @@
 """A CloudNativePG custom query that exports the age of the oldest LiteLLM spend log.
 
-Nothing else measures whether LiteLLM's spend-log cleanup keeps up: LiteLLM 1.90.6 deletes rows older
-than `maximum_spend_logs_retention_period` from a scheduled job (litellm/proxy/db/db_transaction_queue/
-spend_log_cleanup.py, every `maximum_spend_logs_retention_interval`, default "1d", proxy_server.py) and
-only logs the outcome; its Prometheus callback has no metric for it. The narrowest honest signal is the
-age of the oldest row, read by the database's own metrics exporter:
+Whether LiteLLM's spend-log cleanup keeps up is a question about the data, so it is answered from the
+data. LiteLLM 1.108.7 deletes rows whose `"startTime"` is older than `maximum_spend_logs_retention_period`
+from a scheduled job (proxy/db/db_transaction_queue/spend_log_cleanup.py:368-375 and :505-514, batches of
+1,000, at most 500 batches or 300 s per run, constants.py:1826-1832), every
+`maximum_spend_logs_retention_interval` (default "1d", proxy/proxy_server.py:11147-11161), on the one pod
+that wins its lock. Since the 1.108 line that job also has Prometheus instruments
+(proxy/db/db_transaction_queue/spend_log_cleanup_metrics.py: `litellm_spend_log_cleanup_rows_remaining`,
+`…_runs_total{outcome}`, …), but they exist only on the pod that ran the job, from its first run on, and
+count expired rows only up to a cap: they say what a run did, not how old the data is. The narrowest
+honest signal stays the age of the oldest row, read by the database's own metrics exporter:
 
 - CloudNativePG 1.30 runs custom queries from `Cluster.spec.monitoring.customQueriesConfigMap` as the
   role `cnpg_metrics_exporter` (member of `pg_monitor`) against the main database, and names each
@@ -12,12 +17,25 @@ age of the oldest row, read by the database's own metrics exporter:
 - The role needs exactly one grant, on one column that holds no personal data:
   `GRANT SELECT ("startTime") ON "LiteLLM_SpendLogs" TO cnpg_metrics_exporter;` — after LiteLLM's
   migration has created the table. Until then the predicate keeps the query from running (and failing).
-- `LiteLLM_SpendLogs` has `@@index([startTime])` (litellm/proxy/schema.prisma), so `min` is an index read.
+- `"startTime"` is still `TIMESTAMP(3) NOT NULL` (litellm_proxy_extras 0.4.110, migrations/
+  20250326162113_baseline/migration.sql:198; no later migration changes it) and indexed
+  (`@@index([startTime])`, schema.prisma:757), so `min` is an index read.
+- The request-log indexes 1.108.7 builds after its migrations (`PrismaManager.build_request_log_indexes`,
+  proxy/proxy_cli.py:1513-1516; litellm_proxy_extras/request_log_indexes.py:54-55, `(api_key,
+  startTime)` and `(litellm_call_id)`, `CREATE INDEX CONCURRENTLY`) change no privilege and no column.
+- A partitioned table (only after an operator runs LiteLLM's db_scripts/partition_spend_logs.sql and
+  sets `use_spend_logs_partitioning`, which KIVA does not; proxy/_types.py:2862-2865) keeps the name
+  `LiteLLM_SpendLogs` for its parent (spend_logs_partition_manager.py:39 and :233-238): the query and
+  the grant work on the parent (PostgreSQL checks only the parent's privileges when a query names it),
+  and a table the conversion recreated is granted again by the next CronJob run. Its cleanup drops a
+  partition only once its whole range is past the cutoff, so with the default daily partitions
+  (constants.py:1846) the oldest row may be one day older than with row deletes: within the alert's slack.
 
 Wired where the database is monitored: `database.py` puts the document into the ConfigMap
 `kiva-db-monitoring` (labelled `cnpg.io/reload`) that the Cluster names, and the CronJob of
 `spend_log_grant.py` runs `GRANT` as the table's owner once the table exists (and again whenever it is
-missing). `tests/platform/test_spend_log_grant_sql.py` runs both against a real PostgreSQL.
+missing). `tests/platform/test_spend_log_grant_sql.py` runs both against a real PostgreSQL, on a plain
+and on a partitioned table.
 """
 
 from __future__ import annotations
