@@ -48,7 +48,7 @@ def test_shipped_stages_run_redis_where_the_gateway_scales() -> None:
 def test_production_above_one_replica_needs_redis() -> None:
     message = _error("prod", gateway=_gateway("prod", redis={"enabled": False}))
     assert (
-        "gateway.redis.enabled: production with gateway.maxReplicas 10 needs Redis, or rate limits and "
+        "gateway.redis.enabled: production with gateway.maxReplicas 20 needs Redis, or rate limits and "
         "budgets are counted per pod (set enabled: true)" in message
     )
 

@@ -302,37 +302,53 @@ def test_workers_never_exceed_the_requested_cores(cpu, workers):
     assert gateway_workers(settings) == workers
 
 
+def _two_cores() -> StackSettings:
+    """prod with the CPU request of a fork that runs two workers per pod (prod itself runs one)."""
+    amounts = {"cpu": "2", "memory": "4Gi"}
+    return load("prod", gateway={"resources": {"requests": amounts, "limits": amounts}})
+
+
 def test_workers_keep_concurrent_imports_inside_the_health_check(monkeypatch):
     """Each worker's share of the request must finish the import (with margin) within the window."""
     import components.platform.database_names as names
 
-    settings = load("prod")
+    settings = _two_cores()
     cores = quantity_to_cores(settings.gateway.resources.requests.cpu)
     workers = gateway_workers(settings)
+    assert workers == 2
     assert workers * names.LITELLM_IMPORT_CPU_SECONDS * names.IMPORT_MARGIN <= (
         cores * names.UVICORN_HEALTHCHECK_SECONDS
     )
+    # Within uvicorn's default 5 s two workers could not import 1.108.7 on two busy cores.
+    assert workers * names.LITELLM_IMPORT_CPU_SECONDS * names.IMPORT_MARGIN > cores * 5
     # A heavier import (a future image) must lower the count rather than loop killing workers.
     monkeypatch.setattr(names, "LITELLM_IMPORT_CPU_SECONDS", 30.0)
     assert gateway_workers(settings) == 1
 
 
 def test_the_pod_sets_the_health_check_window_the_worker_count_assumes():
-    """Without the flag uvicorn's 5 s apply, in which prod's 2 workers could not import 1.108.7 on busy cores."""
     import components.platform.database_names as names
 
     args = _container("prod")["args"]
-    window = args[args.index("--timeout_worker_healthcheck") + 1]
-    assert window == str(names.UVICORN_HEALTHCHECK_SECONDS) == "30"
-    assert args[args.index("--num_workers") + 1] == "2"
-    assert 2 * names.LITELLM_IMPORT_CPU_SECONDS * names.IMPORT_MARGIN > 2 * 5, "5 s would not do"
+    assert (
+        args[args.index("--timeout_worker_healthcheck") + 1] == str(names.UVICORN_HEALTHCHECK_SECONDS) == "30"
+    )
+
+
+def test_prod_runs_one_worker_per_pod_and_scales_by_replicas():
+    """One worker per 1-CPU pod: no supervisor, no multiprocess metrics, the least CPU per request
+    (docs/performance.md); the same 20 cores at full scale as 10 pods of 2 workers."""
+    settings = load("prod")
+    args = _container("prod")["args"]
+    assert args[args.index("--num_workers") + 1] == "1" == str(gateway_workers(settings))
+    assert settings.gateway.max_replicas * quantity_to_cores(settings.gateway.resources.requests.cpu) == 20
 
 
 def test_service_autoscaler_and_disruption_budget():
     objects = objects_of(_committed_plan("prod"))
     assert one(objects, "Service", "kiva-gateway")["spec"]["ports"][0]["port"] == 4000
     hpa = one(objects, "HorizontalPodAutoscaler", "kiva-gateway")["spec"]
-    assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] == 10
+    assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] == 20
     assert one(objects, "PodDisruptionBudget", "kiva-gateway")["spec"]["maxUnavailable"] == 1
     assert "replicas" not in one(objects, "Deployment", "kiva-gateway")["spec"], "the HPA owns replicas"
 

@@ -50,7 +50,7 @@ def test_committed_stacks_place_every_pod(stack: str) -> None:
 def test_summary_names_pools_nodes_and_pods() -> None:
     lines = scheduling.summary(resources_of("prod"))
     general = next(line for line in lines if line.startswith("pool general:"))
-    assert "Standard_D8ds_v5" in general and "kiva-gateway ×10" in general and "kiva-db ×3" in general
+    assert "Standard_D8ds_v5" in general and "kiva-gateway ×20" in general and "kiva-db ×3" in general
     a100 = next(line for line in lines if line.startswith("pool a100:"))
     assert "GPUs 4/4" in a100
 
@@ -275,10 +275,10 @@ def test_a_pod_larger_than_any_node_is_reported() -> None:
 
 def test_cpu_totals_beyond_the_pool_at_its_maximum_are_reported() -> None:
     resources = mutate(
-        resources_of("prod"), lambda r: r.type == HPA, lambda p: p["spec"].update(maxReplicas=40)
+        resources_of("prod"), lambda r: r.type == HPA, lambda p: p["spec"].update(maxReplicas=80)
     )
     text = messages(findings(resources, PLACED))
-    assert "Deployment kiva/kiva-gateway:" in text and "of its 40 pods" in text
+    assert "Deployment kiva/kiva-gateway:" in text and "of its 80 pods" in text
     assert "pool general (Standard_D8ds_v5) has at most 6 node(s)" in text
 
 

@@ -107,7 +107,7 @@ def test_an_autoscaled_deployment_counts_its_maximum() -> None:
         resources, by_type_and_name(DEPLOYMENT, "kiva-gateway"), _mount(1, {"type": "Recreate"})
     )
     found = findings(resources, POLICY)
-    assert len(found) == 1 and "HorizontalPodAutoscaler may scale it to 10 replicas" in found[0].message
+    assert len(found) == 1 and "HorizontalPodAutoscaler may scale it to 20 replicas" in found[0].message
 
 
 def test_two_workloads_on_one_rwo_claim_are_reported() -> None:
