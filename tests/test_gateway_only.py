@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from click.testing import CliRunner
 from infra.cli import main
 from infra.settings import ConfigError, load_settings
 from tests.conftest import PROJECT_DIR, committed_stack_file, stack_config
+from tests.litellm_report import provider_key_env, run_check
 
 LITELLM_CHECK = Path(__file__).parent / "platform" / "litellm_check.py"
 
@@ -191,15 +191,9 @@ def _litellm_report(text: str, config: dict[str, Any], tmp_path: Path) -> dict[s
         "REDIS_PORT": "1",
         "REDIS_PASSWORD": "test-only",
     }
-    for entry in config["model_list"]:
-        env[entry["litellm_params"]["api_key"].removeprefix("os.environ/")] = "test-only"
-    result = subprocess.run(
-        [sys.executable, str(LITELLM_CHECK), str(path)],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("KIVA-REPORT "))
-    return json.loads(line.removeprefix("KIVA-REPORT "))
+    env |= provider_key_env(config)
+    report, _ = run_check([sys.executable, str(LITELLM_CHECK), str(path)], env)
+    return report
 
 
 # --- configuration errors ----------------------------------------------------------------------------

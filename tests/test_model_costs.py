@@ -9,9 +9,7 @@ covered as well.
 from __future__ import annotations
 
 import copy
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,8 @@ from components.platform import model_costs
 from components.platform.gateway_config import litellm_config, render
 from infra.settings.loader import ConfigError, load_settings
 from tests.conftest import committed_stack_file, stack_config
+from tests.litellm_report import run_check
 
-CHECK = Path(__file__).with_name("model_cost_check.py")
 AZURE = {
     "name": "azure-openai-eu",
     "kind": "azure",
@@ -110,19 +108,9 @@ def _litellm_report(config: dict, tmp: Path) -> dict:
         "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
         "PROVIDER_AZURE_OPENAI_EU_API_KEY": "test-only",
     }
-    result = subprocess.run(
-        # As a module from the repository root: run as a file, tests/platform would shadow `platform`.
-        [sys.executable, "-m", "tests.model_cost_check", str(path)],
-        cwd=CHECK.parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("KIVA-REPORT "))
-    return {"report": json.loads(line.removeprefix("KIVA-REPORT ")), "stderr": result.stderr}
+    # As a module from the repository root: run as a file, tests/platform would shadow `platform`.
+    report, stderr = run_check([sys.executable, "-m", "tests.model_cost_check", str(path)], env)
+    return {"report": report, "stderr": stderr}
 
 
 @pytest.fixture(scope="module")

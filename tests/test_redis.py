@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from components.platform.redis import RedisArgs, pod_host, sentinel_script, serv
 from infra import versions
 from infra.settings.redis import GatewayRedis, redis_enabled, redis_replicas
 from tests.conftest import _committed_plan
+from tests.litellm_report import provider_key_env, run_check
 from tests.platform.conftest import find, objects_of, one
 from tests.platform.test_gateway_config import litellm_report
 from tests.test_config_messages import _error, _load
@@ -159,22 +159,9 @@ def _sentinel_report(tmp: Path, env_overrides: dict[str, str] | None = None) -> 
         "LITELLM_SALT_KEY": "test-only-salt",
         "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
     }
-    for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["model_list"]:
-        key = entry["litellm_params"].get("api_key", "")
-        if key.startswith("os.environ/"):
-            env[key.removeprefix("os.environ/")] = "test-only"
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.redis_sentinel_check", str(path)],
-        cwd=Path(__file__).parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("KIVA-REPORT "))
-    report: dict[str, Any] = json.loads(line.removeprefix("KIVA-REPORT "))
+    env |= provider_key_env(yaml.safe_load(path.read_text(encoding="utf-8")))
+    report: dict[str, Any]
+    report, _ = run_check([sys.executable, "-m", "tests.redis_sentinel_check", str(path)], env)
     return report
 
 

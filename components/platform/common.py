@@ -6,6 +6,7 @@ reaches a container the same way: through a `secretKeyRef`, never as a literal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -63,6 +64,28 @@ def labels(name: str, component: str) -> dict[str, str]:
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def network_policies(
+    parent: pulumi.Resource,
+    name: str,
+    prefix: str,
+    namespace: str,
+    specs: Mapping[str, k8s.networking.v1.NetworkPolicySpecArgs],
+    depends_on: list[pulumi.Resource],
+) -> dict[str, k8s.networking.v1.NetworkPolicy]:
+    """One NetworkPolicy per spec, `<prefix>-<policy>` in `namespace`, children of `parent`."""
+    return {
+        policy: k8s.networking.v1.NetworkPolicy(
+            f"{name}-{policy}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{prefix}-{policy}", namespace=namespace, labels=labels("kiva", "network-policy")
+            ),
+            spec=spec,
+            opts=child_opts(parent, depends_on=depends_on),
+        )
+        for policy, spec in specs.items()
     }
 
 

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import DATABASE_CLUSTER_NAME, PLATFORM_NAMESPACE, BackupEgress
-from components.platform.common import child_opts, labels, selector
+from components.platform.common import network_policies, selector
 from components.platform.database_names import POOLER_NAME
 from components.platform.gateway import COMPONENT as GATEWAY_COMPONENT
 from components.platform.gateway import NAME as GATEWAY_NAME
@@ -278,17 +278,5 @@ class NetworkPolicies(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kiva:platform:NetworkPolicies", name, None, opts)
-        self.by_name = {
-            policy: k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"kiva-{policy}",
-                    namespace=PLATFORM_NAMESPACE,
-                    labels=labels("kiva", "network-policy"),
-                ),
-                spec=spec,
-                opts=child_opts(self, depends_on=depends_on),
-            )
-            for policy, spec in policies(args).items()
-        }
+        self.by_name = network_policies(self, name, "kiva", PLATFORM_NAMESPACE, policies(args), depends_on)
         self.register_outputs({})

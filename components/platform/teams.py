@@ -136,6 +136,21 @@ def _changes(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, A
     return {field: desired[field] for field in _drift(live, desired)}
 
 
+def _send_changes(
+    api: ManagementApi,
+    path: str,
+    ident: Mapping[str, str],
+    live: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    what: str,
+) -> None:
+    """An update sends the drifted fields only; an object deleted on the gateway meanwhile is an error."""
+    if live is None:
+        raise GatewayError(f"{what} was deleted on the gateway during the update; run `pulumi up` again")
+    if changes := _changes(live, desired):
+        api.call("POST", path, {**ident, **changes})
+
+
 def read_team(api: ManagementApi, team_id: str) -> dict[str, Any] | None:
     answer = api.call("GET", "/team/info", absent_ok=True, team_id=team_id)
     return None if answer is None else dict(answer.get("team_info") or {})
@@ -184,12 +199,9 @@ class TeamProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         api = _api(news)
         live = read_team(api, id_)
-        if live is None:
-            raise GatewayError(
-                f"team {id_!r} was deleted on the gateway during the update; run `pulumi up` again"
-            )
-        if changes := _changes(live, _desired(news, TEAM_FIELDS)):
-            api.call("POST", "/team/update", {"team_id": id_, **changes})
+        _send_changes(
+            api, "/team/update", {"team_id": id_}, live, _desired(news, TEAM_FIELDS), f"team {id_!r}"
+        )
         return UpdateResult(dict(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -233,12 +245,14 @@ class KeyProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         api = _api(news)
         live = read_key(api, id_)
-        if live is None:
-            raise GatewayError(
-                f"key {news.get('key_alias')!r} was deleted on the gateway during the update; run `pulumi up` again"
-            )
-        if changes := _changes(live, _desired(news, KEY_FIELDS)):
-            api.call("POST", "/key/update", {"key": id_, **changes})
+        _send_changes(
+            api,
+            "/key/update",
+            {"key": id_},
+            live,
+            _desired(news, KEY_FIELDS),
+            f"key {news.get('key_alias')!r}",
+        )
         return UpdateResult({**news, "key": olds.get("key")})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

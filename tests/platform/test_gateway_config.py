@@ -6,9 +6,7 @@ LiteLLM runs in a subprocess (see litellm_check.py), once per stack.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from functools import cache
 from importlib.metadata import version
@@ -20,6 +18,7 @@ import yaml
 from components.platform.gateway_config import litellm_config
 from infra import versions
 from tests.conftest import STACKS, _committed_plan
+from tests.litellm_report import provider_key_env, run_check
 from tests.platform.conftest import objects_of, one
 
 CHECK = Path(__file__).with_name("litellm_check.py")
@@ -50,21 +49,9 @@ def litellm_report(stack: str, tmp: Path) -> dict:
         "REDIS_PORT": "1",
         "REDIS_PASSWORD": "test-only",
     }
-    for entry in config["model_list"]:
-        key = entry["litellm_params"].get("api_key", "")
-        if key.startswith("os.environ/"):
-            env[key.removeprefix("os.environ/")] = "test-only"
-    result = subprocess.run(
-        [sys.executable, str(CHECK), str(path), *_gateway_args(stack)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("KIVA-REPORT "))
-    return json.loads(line.removeprefix("KIVA-REPORT "))
+    env |= provider_key_env(config)
+    report, _ = run_check([sys.executable, str(CHECK), str(path), *_gateway_args(stack)], env)
+    return report
 
 
 @pytest.fixture(scope="module")

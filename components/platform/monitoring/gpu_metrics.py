@@ -46,7 +46,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import Toleration
-from components.platform.common import GPU_POOL_LABEL, child_opts, labels, pinned_release
+from components.platform.common import GPU_POOL_LABEL, child_opts, labels, network_policies, pinned_release
 from components.platform.monitoring.monitors import SCRAPE_INTERVAL
 from components.platform.monitoring.values import PROMETHEUS_POD_LABELS
 from components.platform.namespaces import psa_labels
@@ -207,27 +207,17 @@ class GpuMetrics(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GPU_METRICS_NAMESPACE, labels=psa_labels("privileged")),
             opts=child_opts(self),
         )
-        self.network_policies = {
-            policy: k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"kiva-gpu-metrics-{policy}",
-                    namespace=GPU_METRICS_NAMESPACE,
-                    labels=labels("kiva", "network-policy"),
-                ),
-                spec=spec,
-                opts=child_opts(self, depends_on=[self.namespace]),
-            )
-            for policy, spec in (
-                (
-                    "default-deny-ingress",
-                    k8s.networking.v1.NetworkPolicySpecArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
-                    ),
-                ),
-                ("dcgm-exporter", scrape_policy(args)),
-            )
-        }
+        deny_ingress = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
+        )
+        self.network_policies = network_policies(
+            self,
+            name,
+            "kiva-gpu-metrics",
+            GPU_METRICS_NAMESPACE,
+            {"default-deny-ingress": deny_ingress, "dcgm-exporter": scrape_policy(args)},
+            [self.namespace],
+        )
         chart = versions.DCGM_EXPORTER
         self.release = k8s.helm.v3.Release(
             f"{name}-dcgm-exporter",

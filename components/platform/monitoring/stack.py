@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import PLATFORM_NAMESPACE
-from components.platform.common import child_opts, labels, pinned_release
+from components.platform.common import child_opts, network_policies, pinned_release
 from components.platform.monitoring.alerts import AlertArgs, prometheus_rule
 from components.platform.monitoring.dashboards import dashboard_config_maps
 from components.platform.monitoring.egress import MonitoringEgress, alertmanager_peer_rule, egress_policies
@@ -177,19 +177,14 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 opts=child_opts(self, depends_on=list(self.namespaces.values())),
             )
-            self.network_policies = {
-                policy: k8s.networking.v1.NetworkPolicy(
-                    f"{name}-{policy}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=f"kiva-monitoring-{policy}",
-                        namespace=values.namespace,
-                        labels=labels("kiva", "network-policy"),
-                    ),
-                    spec=spec,
-                    opts=child_opts(self, depends_on=[self.namespaces[values.namespace]]),
-                )
-                for policy, spec in monitoring_policies(values, args.egress).items()
-            }
+            self.network_policies = network_policies(
+                self,
+                name,
+                "kiva-monitoring",
+                values.namespace,
+                monitoring_policies(values, args.egress),
+                [self.namespaces[values.namespace]],
+            )
         # Grafana's sidecar loads these from the release's namespace (dashboards.py).
         self.dashboards: list[k8s.core.v1.ConfigMap] = []
         if values is not None and values.grafana:
