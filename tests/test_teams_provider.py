@@ -167,7 +167,7 @@ class FakeLiteLLM:
         token = _hash_if_needed(key)
         if token in self.keys:
             row = self.keys[token]
-            return 200, {"key": key, "info": {**row, "status": "revoked" if row.get("blocked") else "active"}}
+            return 200, {"key": key, "info": {**row, "status": _key_status(row)}}
         if token in self.deleted_keys:
             return 200, {"key": key, "info": {**self.deleted_keys[token], "status": "deleted"}}
         return _proxy_error(404, "Key not found in database", "not_found_error", "key")
@@ -252,6 +252,14 @@ class FakeLiteLLM:
         for token in found:
             self.deleted_keys[token] = {**self.keys.pop(token), "deleted_at": datetime.now(UTC)}
         return 200, {"deleted_keys": keys}
+
+
+def _key_status(row: dict[str, Any]) -> str:
+    """`_derive_key_status` (key_management_endpoints.py:6821): blocked before expired."""
+    if row.get("blocked") is True:
+        return "revoked"
+    expires = row.get("expires")
+    return "expired" if expires is not None and expires < datetime.now(UTC) else "active"
 
 
 def _hash_if_needed(key: str) -> str:
@@ -529,6 +537,28 @@ def test_a_deleted_key_answers_from_the_archive_and_counts_as_gone(gateway: tupl
     assert fake.writes.count("/key/delete") == 1
     again = KeyProvider().create(_key(url))  # the replacement: the alias is free again
     assert again.id != created.id and fake.keys[again.id]["key_alias"] == "sozialamt/bescheid-assistent"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "status"),
+    [("blocked", True, "revoked"), ("expires", datetime(2026, 1, 1, tzinfo=UTC), "expired")],
+)
+def test_a_key_blocked_or_expired_on_the_gateway_is_replaced_not_let_back_in(
+    gateway: tuple[FakeLiteLLM, str], field: str, value: Any, status: str
+) -> None:
+    fake, url = gateway
+    TeamProvider().create(_team(url))
+    created = KeyProvider().create(_key(url))
+    assert KeyProvider().diff(created.id, created.outs, _key(url)).changes is False
+    fake.keys[created.id][field] = value  # what /key/block or an expiry set in the UI leaves
+    assert read_key(ManagementApi(url, MASTER_KEY), created.id)["status"] == status
+    diff = KeyProvider().diff(created.id, created.outs, _key(url))
+    assert (diff.changes, diff.replaces, diff.delete_before_replace) == (True, ["key_alias"], True)
+    KeyProvider().delete(created.id, created.outs)  # delete-before-replace: the refused key goes
+    assert created.id in fake.deleted_keys and "/key/update" not in fake.writes
+    again = KeyProvider().create(_key(url))
+    assert again.id != created.id and again.outs["key"] != created.outs["key"]
+    assert KeyProvider().diff(again.id, again.outs, _key(url)).changes is False
 
 
 def test_deleting_a_team_revokes_its_keys(gateway: tuple[FakeLiteLLM, str]) -> None:

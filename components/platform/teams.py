@@ -18,7 +18,8 @@ with the master key as bearer token, against the endpoints of LiteLLM 1.108.7 (i
 
 What changed since 1.90.6 and matters here: `/key/info` of a deleted key now answers 200 from the archive
 with `info.status == "deleted"` (line 4718, `_find_deleted_key_info`) instead of 404, so `read_key` treats
-that status as gone; every budget write now rejects a period LiteLLM cannot reset with 400
+that status as gone, and a key blocked in the UI (`status: "revoked"`) or past an expiry set there
+(`"expired"`, `_derive_key_status`, line 6821) as one to replace; every budget write now rejects a period LiteLLM cannot reset with 400
 (`validate_budget_duration`, `common_utils.py:28`, e.g. `2mo`); and resending an unchanged
 `budget_duration` in an update still moves the next reset from now (`_set_budget_reset_at`,
 team_endpoints.py:2824, and `prepare_key_update_data`, key_management_endpoints.py:2747; both keep only a
@@ -27,7 +28,8 @@ therefore send only the fields that differ from the live object, so that changin
 postpone a team's or key's budget reset.
 
 Every `diff` reads the live object, so that `pulumi preview` shows drift (a budget changed in the UI) as
-an update; a team or key deleted on the gateway is replaced. A key's value exists only in the `key`
+an update; a team or key deleted on the gateway is replaced, and so is a key that was blocked or has
+expired there (a new value; the old key is deleted, never unblocked). A key's value exists only in the `key`
 output, a Pulumi secret, which the platform delivers into the cloud's secret manager (the contract's
 `service_key_store`, Key Vault on Azure) or else a Kubernetes Secret; an update never regenerates it.
 """
@@ -169,6 +171,15 @@ def read_key(api: ManagementApi, token: str) -> dict[str, Any] | None:
     return None if info.get("status") == "deleted" else info
 
 
+def key_refused(info: Mapping[str, Any]) -> bool:
+    """Whether the gateway refuses the live key: blocked in the UI (`revoked`) or past its expiry.
+
+    Such a key is replaced rather than unblocked: an operator who blocks a key (a leaked one, say) gets a
+    new value at the next `pulumi up`, and the blocked key is deleted instead of being let back in.
+    """
+    return info.get("status") in ("revoked", "expired")
+
+
 class TeamProvider(ResourceProvider):
     """Creates, reads, updates and deletes one LiteLLM team; adopts a team of the same id if it exists."""
 
@@ -238,7 +249,7 @@ class KeyProvider(ResourceProvider):
         if olds.get("team_id") != news.get("team_id"):
             return DiffResult(changes=True, replaces=["team_id"], delete_before_replace=True)
         live = read_key(_api(news), id_)
-        if live is None:  # revoked on the gateway: generate a new one (a new value in the Secret)
+        if live is None or key_refused(live):  # generate a new one (a new value in the Secret)
             return DiffResult(changes=True, replaces=["key_alias"], delete_before_replace=True)
         return DiffResult(changes=bool(_drift(live, _desired(news, KEY_FIELDS))))
 
