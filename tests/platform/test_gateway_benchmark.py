@@ -69,7 +69,9 @@ def test_a_variant_is_the_stack_with_one_setting_changed(bench: ModuleType) -> N
     gateway = bench.stack_gateway("prod", {"logLevel": "INFO", "accessLog": True})
     assert gateway.env["LITELLM_LOG"] == "INFO"
     assert '"level": "INFO"' in gateway.files["log_config.json"]
-    assert set(bench.VARIANTS) == {"info", "access-log", "info-access-log", "no-metrics", "all-metrics"}
+    assert set(bench.VARIANTS) == {
+        "info", "access-log", "info-access-log", "no-metrics", "all-metrics", "no-redaction"
+    }  # fmt: skip
     assert gateway.config["litellm_settings"]["callbacks"] == ["prometheus"]
     without = bench.apply_variant(gateway.config, "drop the Prometheus callback")["litellm_settings"]
     assert without["callbacks"] == []
@@ -80,6 +82,46 @@ def test_a_variant_is_the_stack_with_one_setting_changed(bench: ModuleType) -> N
     assert every["callbacks"] == ["prometheus"]
     assert not {key for key in every if key.startswith("prometheus_exclude")}
     assert gateway.config["litellm_settings"]["prometheus_exclude_metrics"]
+    assert gateway.config["litellm_settings"]["turn_off_message_logging"] is True
+    unredacted = bench.apply_variant(gateway.config, "let logging callbacks see the messages")
+    assert unredacted["litellm_settings"]["turn_off_message_logging"] is False
+    assert gateway.config["litellm_settings"]["turn_off_message_logging"] is True
+
+
+def _levels(bench: ModuleType, *cpu_ms: float) -> list:
+    return [
+        bench.Level(
+            concurrency=c, requests=100, errors=0, seconds=1.0, p50_ms=1.0, p99_ms=2.0, cpu_ms_per_request=ms
+        )
+        for c, ms in zip(bench.CONCURRENCY, cpu_ms, strict=True)
+    ]
+
+
+def test_rounds_are_compared_pairwise_and_summarised_by_their_median(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = {
+        "generated": [_levels(bench, 11, 11, 12), _levels(bench, 12, 10, 12), _levels(bench, 10, 11, 13)],
+        "minimal": [_levels(bench, 10, 10, 10), _levels(bench, 10, 10, 12), _levels(bench, 10, 10, 10)],
+    }
+    ratios = bench.cpu_ratios(results, "generated")
+    assert ratios == {1: [1.1, 1.2, 1.0], 10: [1.1, 1.0, 1.1], 50: [1.2, 1.0, 1.3]}
+    bench.report("prod", "1", "WARNING", results)
+    out = capsys.readouterr().out
+    assert "generated/minimal at  1: CPU per request 1.10 (median of 3, 1.00–1.20)" in out
+    assert "generated/minimal at 50: CPU per request 1.20 (median of 3, 1.00–1.30)" in out
+    assert "    3  minimal" in out and "3 round(s)" in out
+    bench.report("prod", "1", "WARNING", {label: rounds[:1] for label, rounds in results.items()})
+    assert "generated/minimal at 10: CPU per request 1.10\n" in capsys.readouterr().out
+
+
+def test_zero_rounds_are_refused_before_anything_starts(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["prod", "--rounds", "0"])
+    assert stopped.value.code == 2
+    assert "--rounds must be at least 1" in capsys.readouterr().err
 
 
 def test_the_minimal_proxy_loads_its_config_and_listens_on_the_polled_port(bench: ModuleType) -> None:
