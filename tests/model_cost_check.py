@@ -13,6 +13,10 @@ auth_checks.py): whether the model waives budget checks (`request_skips_budget_c
 `is_model_cost_zero`, :535), and whether a key with a budget of `BUDGET` that has made this one request
 (its spend is the request's `response_cost`) is stopped (`virtual_key_max_budget_check`, :6380, raises
 `BudgetExceededError`).
+
+Last, the proxy's gate for unpriced models as `common_checks` runs it (auth_checks.py:1136-1146): whether
+the loaded config switched it on (`litellm.block_requests_for_models_without_pricing`), whether it
+refuses the model (`_unpriced_models_in_request`), and with what message.
 """
 
 from __future__ import annotations
@@ -41,6 +45,18 @@ async def budget_check(model_name: str, spend: float, router: object) -> dict:
     except litellm.BudgetExceededError as error:
         return {"waived": waived, "stopped": True, "message": str(error)[:300]}
     return {"waived": waived, "stopped": False, "message": None}
+
+
+def pricing_gate(model_name: str, router: object) -> dict:
+    import litellm
+    from litellm.proxy.auth import auth_checks
+
+    unpriced = auth_checks._unpriced_models_in_request(model=model_name, llm_router=router)
+    return {
+        "enabled": litellm.block_requests_for_models_without_pricing,
+        "refused": bool(unpriced),
+        "message": auth_checks._unpriced_models_block_message(unpriced) if unpriced else None,
+    }
 
 
 async def report(path: str) -> dict:
@@ -77,6 +93,7 @@ async def report(path: str) -> dict:
             "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
             "completion_cost": cost,
             "budget": await budget_check(deployment["model_name"], float(response_cost or 0.0), router),
+            "gate": pricing_gate(deployment["model_name"], router),
         }
     return out
 

@@ -31,6 +31,24 @@ AZURE = {
     "processingJurisdiction": "SE",
     "models": [{"name": "gpt-4o-eu", "model": "azure/gpt-4o"}],
 }
+#: An OpenAI-compatible endpoint (STACKIT AI Model Serving's, in Germany) with one model LiteLLM's cost map
+#: lacks and one priced in the stack file.
+OPENAI_COMPATIBLE = {
+    "name": "stackit",
+    "kind": "openai",
+    "apiKeySecret": "stackitApiKey",
+    "apiBase": "https://api.openai-compat.model-serving.eu01.onstackit.cloud/v1",
+    "processingJurisdiction": "DE",
+    "models": [
+        {"name": "llama-3.3-70b-unpriced", "model": "openai/cortecs/Llama-3.3-70B-Instruct-FP8-Dynamic"},
+        {
+            "name": "llama-3.3-70b",
+            "model": "openai/cortecs/Llama-3.3-70B-Instruct-FP8-Dynamic",
+            "costPerMillionInputTokens": 0.45,
+            "costPerMillionOutputTokens": 0.65,
+        },
+    ],
+}
 #: litellm's model_prices_and_context_window_backup.json (1.108.7, the map `LITELLM_LOCAL_MODEL_COST_MAP`
 #: loads), `azure/gpt-4o`: 2.5 and 10 per million.
 AZURE_GPT_4O = (2.5e-6, 1e-5)
@@ -45,8 +63,7 @@ def settings(model_overrides: dict[str, Any] | None = None, providers: list[dict
     raw["models"] = [{**model, **(model_overrides or {})} for model in raw["models"]]
     raw["providers"] = providers or []
     secrets = {key.removeprefix("kiva:") for key in committed_stack_file("dev").secret_keys}
-    if providers:
-        secrets.add("azureOpenaiApiKey")
+    secrets |= {provider["apiKeySecret"] for provider in providers or []}
     return load_settings(raw, secrets, "test")
 
 
@@ -75,11 +92,14 @@ def test_prices_from_the_stack_file_win():
     assert info["output_cost_per_token"] == pytest.approx(8e-7)
 
 
-def test_a_negative_price_is_refused_with_its_key_path():
+@pytest.mark.parametrize("price", [-1, 0])
+def test_a_price_that_would_waive_budgets_is_refused_with_its_key_path(price):
+    """LiteLLM 1.108.7 skips every budget check for a model whose prices are all 0 (`is_model_cost_zero`,
+    litellm/proxy/auth/auth_checks.py:535)."""
     with pytest.raises(ConfigError) as error:
-        settings({"costPerMillionOutputTokens": -1})
-    assert (
-        str(error.value) == "test: kiva:models[0].costPerMillionOutputTokens: must be at least 0.0 (got -1)"
+        settings({"costPerMillionOutputTokens": price})
+    assert str(error.value) == (
+        f"test: kiva:models[0].costPerMillionOutputTokens: must be greater than 0.0 (got {price})"
     )
 
 
@@ -107,6 +127,7 @@ def _litellm_report(config: dict, tmp: Path) -> dict:
         "LITELLM_MASTER_KEY": "sk-test-only",
         "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
         "PROVIDER_AZURE_OPENAI_EU_API_KEY": "test-only",
+        "PROVIDER_STACKIT_API_KEY": "test-only",
     }
     # As a module from the repository root: run as a file, tests/platform would shadow `platform`.
     report, stderr = run_check([sys.executable, "-m", "tests.model_cost_check", str(path)], env)
@@ -150,6 +171,50 @@ def test_litellm_prices_the_azure_deployment_by_its_base_model(priced):
     _, result = priced
     azure = result["report"]["gpt-4o-eu"]
     assert azure["completion_cost"] == pytest.approx(1000 * AZURE_GPT_4O[0] + 500 * AZURE_GPT_4O[1])
+
+
+def test_the_gateway_refuses_no_model_of_the_stack_it_can_price(priced):
+    """The generated config switches the unpriced-model gate on, and every local and Azure model passes it."""
+    _, result = priced
+    gates = {name: model["gate"] for name, model in result["report"].items()}
+    assert set(gates) == {"llama-3.2-3b-instruct", "gpt-4o-eu"}
+    assert all(gate == {"enabled": True, "refused": False, "message": None} for gate in gates.values()), gates
+
+
+@pytest.fixture(scope="module")
+def openai_compatible(tmp_path_factory) -> dict:
+    config = yaml.safe_load(render(settings(providers=[OPENAI_COMPATIBLE])))
+    return _litellm_report(config, tmp_path_factory.mktemp("openai-compatible"))["report"]
+
+
+def test_a_provider_model_litellm_cannot_price_is_refused_not_free(openai_compatible):
+    unpriced = openai_compatible["llama-3.3-70b-unpriced"]
+    assert not unpriced["response_cost"]  # what would be booked without the gate: nothing
+    assert unpriced["gate"]["enabled"] and unpriced["gate"]["refused"]
+    assert unpriced["gate"]["message"].startswith(
+        "Model 'llama-3.3-70b-unpriced' has no pricing in the cost map, so litellm cannot price the request."
+    )
+
+
+def test_prices_in_the_stack_file_let_a_provider_model_through_and_are_booked(openai_compatible):
+    priced_model = openai_compatible["llama-3.3-70b"]
+    assert priced_model["gate"] == {"enabled": True, "refused": False, "message": None}
+    assert priced_model["completion_cost"] == pytest.approx(1000 * 0.45e-6 + 500 * 0.65e-6)
+    prompt, completion = priced_model["usage"]
+    assert priced_model["response_cost"] == pytest.approx(prompt * 0.45e-6 + completion * 0.65e-6)
+
+
+def test_a_provider_model_with_one_price_only_is_refused_with_its_key_path():
+    half = {
+        **OPENAI_COMPATIBLE,
+        "models": [{"name": "m", "model": "openai/m", "costPerMillionInputTokens": 1}],
+    }
+    with pytest.raises(ConfigError) as error:
+        settings(providers=[half])
+    assert str(error.value) == (
+        "test: kiva:providers[0].models[0]: set both costPerMillionInputTokens and costPerMillionOutputTokens, "
+        "or neither (LiteLLM's cost map then prices the model)"
+    )
 
 
 def test_without_prices_litellm_cannot_price_a_local_model(tmp_path):

@@ -15,7 +15,7 @@ import yaml
 
 from components.contracts import PLATFORM_NAMESPACE
 from components.platform.gateway_metrics import gateway_metrics_settings
-from components.platform.model_costs import cost_model_info
+from components.platform.model_costs import cost_model_info, provider_cost_model_info
 from components.platform.secrets import provider_env
 from infra.settings import StackSettings
 from infra.settings.redis import redis_enabled, redis_replicas
@@ -71,6 +71,7 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             info = {
                 "kiva_provider": provider.name,
                 "kiva_processing_jurisdiction": provider.processing_jurisdiction,
+                **provider_cost_model_info(entry),
             }
             model_list.append({"model_name": entry.name, "litellm_params": params, "model_info": info})
     return {
@@ -83,6 +84,11 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "failure_callback": [],
             **gateway_metrics_settings(settings),
             "json_logs": True,
+            # A model LiteLLM cannot price would be booked at 0 and pass every budget: refuse it instead
+            # (HTTP 403 naming the model, `common_checks`, litellm/proxy/auth/auth_checks.py:1136-1146 in
+            # 1.108.7). Local models always have a price (model_costs.py); providers' models have the cost
+            # map's or the stack file's.
+            "block_requests_for_models_without_pricing": True,
             **redis_cache_settings(settings),
         },
         "router_settings": router_settings(settings),

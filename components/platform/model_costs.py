@@ -28,7 +28,7 @@ but so is its hardware.
 
 from __future__ import annotations
 
-from infra.settings.workloads import Model
+from infra.settings.workloads import Model, ProviderModel
 
 #: EUR per GPU-hour: an on-demand data-centre GPU in an EU region, between the T4 (~0.50 €/h) and
 #: A100/H100 (~3–5 €/h) figures of infra/cost/prices (unverified, like those).
@@ -55,10 +55,25 @@ def cost_model_info(model: Model) -> dict[str, float]:
         output = model.cost_per_million_output_tokens / PER_MILLION
     if model.cost_per_million_input_tokens is not None:
         input_ = model.cost_per_million_input_tokens / PER_MILLION
-    # vLLM reports prefix-cache hits (`prompt_tokens_details.cached_tokens`) with
-    # `--enable-prompt-tokens-details`; they are priced like any prompt token, which also keeps LiteLLM's
-    # `register_model` from warning that cache costs default to 0 (`_registration_base`,
-    # litellm/utils.py:3574-3583 in 1.108.7).
+    return _per_token_prices(input_, output)
+
+
+def provider_cost_model_info(model: ProviderModel) -> dict[str, float]:
+    """The `model_info` prices of an external provider's model where the stack file sets them, else none:
+    LiteLLM then prices it from its cost map, and the gateway refuses a model the map lacks
+    (`block_requests_for_models_without_pricing`, components/platform/gateway_config.py)."""
+    if model.cost_per_million_input_tokens is None or model.cost_per_million_output_tokens is None:
+        return {}
+    return _per_token_prices(
+        model.cost_per_million_input_tokens / PER_MILLION, model.cost_per_million_output_tokens / PER_MILLION
+    )
+
+
+def _per_token_prices(input_: float, output: float) -> dict[str, float]:
+    """Prompt, generated and cached prompt tokens. Cache hits (vLLM reports them as
+    `prompt_tokens_details.cached_tokens` with `--enable-prompt-tokens-details`; providers discount them)
+    are booked like any prompt token, so budgets err high, and LiteLLM's `register_model` has no "cache
+    costs default to 0" warning to give (`_registration_base`, litellm/utils.py:3574-3583 in 1.108.7)."""
     return {
         "input_cost_per_token": input_,
         "output_cost_per_token": output,

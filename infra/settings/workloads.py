@@ -80,9 +80,9 @@ class Model(KivaModel):
     """Weights are pre-staged in the cache: no Hugging Face download (`HF_HUB_OFFLINE=1`) and no egress."""
     kv_cache_kib_per_token: float | None = Field(None, gt=0, le=16384)
     """KV cache per token in KiB (2 × layers × KV heads × head size × 2 bytes / 1024); default estimated from `parametersBillion`."""
-    cost_per_million_input_tokens: float | None = Field(None, ge=0, le=1000)
-    """Price the gateway books per million prompt tokens, so that budgets stop this model too. LiteLLM has no currency (its spend and budgets are plain numbers, shown as `$` in its UI): use the unit of your budgets. Default: derived from a GPU-hour price (docs/performance.md, "Cost data")."""
-    cost_per_million_output_tokens: float | None = Field(None, ge=0, le=1000)
+    cost_per_million_input_tokens: float | None = Field(None, gt=0, le=1000)
+    """Price the gateway books per million prompt tokens, so that budgets stop this model too. LiteLLM has no currency (its spend and budgets are plain numbers, shown as `$` in its UI): use the unit of your budgets. Above 0: LiteLLM skips every budget check for a model priced at 0. Default: derived from a GPU-hour price (docs/performance.md, "Cost data")."""
+    cost_per_million_output_tokens: float | None = Field(None, gt=0, le=1000)
     """Price the gateway books per million generated tokens, in the unit of your budgets. Default: derived from a GPU-hour price (docs/performance.md, "Cost data")."""
 
     @model_validator(mode="after")
@@ -295,6 +295,20 @@ class ProviderModel(KivaModel):
     """The name clients use (`model` in the OpenAI API)."""
     model: Annotated[str, Field(pattern=r"^[a-z_]+/[\w.:@/-]+$", examples=["azure/gpt-4o"])]
     """The LiteLLM model string, e.g. `azure/gpt-4o` or `mistral/mistral-large-latest`."""
+    cost_per_million_input_tokens: float | None = Field(None, gt=0, le=1000)
+    """Price the gateway books per million prompt tokens, in the unit of your budgets. Unset: LiteLLM's cost map prices the model; a model it has no price for is refused (docs/performance.md, "Cost data"), so set both prices for e.g. an OpenAI-compatible endpoint's model."""
+    cost_per_million_output_tokens: float | None = Field(None, gt=0, le=1000)
+    """Price the gateway books per million generated tokens, in the unit of your budgets; set together with `costPerMillionInputTokens`."""
+
+    @model_validator(mode="after")
+    def _both_prices_or_none(self) -> ProviderModel:
+        """One price alone would let the other kind of token through for free."""
+        if (self.cost_per_million_input_tokens is None) != (self.cost_per_million_output_tokens is None):
+            raise ValueError(
+                "set both costPerMillionInputTokens and costPerMillionOutputTokens, or neither "
+                "(LiteLLM's cost map then prices the model)"
+            )
+        return self
 
 
 #: Azure OpenAI data-plane inference API version passed when `apiVersion` is not set: the latest GA

@@ -412,6 +412,11 @@ _ENTRIES = [
         "A team without a budget can run up unbounded cost on external providers.",
     ),
     _m(
+        "kiva-budgets-cover-every-model",
+        "low",
+        "A model the gateway cannot price is booked at 0, so no team or key budget ever stops its requests.",
+    ),
+    _m(
         "kiva-redis-private",
         "high",
         "An open Redis hands its counters, and with the response cache prompts and responses, to anyone who reaches it.",

@@ -238,6 +238,7 @@ LITELLM_CONFIG: dict[str, Any] = {
                 "model": "hosted_vllm/meta-llama/Llama-3.1-8B-Instruct",
                 "api_base": "http://llama-3-1-8b.kiva.svc.cluster.local:8000/v1",
             },
+            "model_info": {"input_cost_per_token": 1.4e-7, "output_cost_per_token": 5.6e-7},
         },
         {
             "model_name": "gpt-4o-eu",
@@ -256,7 +257,12 @@ LITELLM_CONFIG: dict[str, Any] = {
         "store_prompts_in_spend_logs": False,
         "disable_error_logs": True,
     },
-    "litellm_settings": {"callbacks": ["prometheus"], "turn_off_message_logging": True, "drop_params": True},
+    "litellm_settings": {
+        "callbacks": ["prometheus"],
+        "turn_off_message_logging": True,
+        "drop_params": True,
+        "block_requests_for_models_without_pricing": True,
+    },
 }
 
 
