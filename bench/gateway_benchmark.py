@@ -101,6 +101,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "all-metrics": {"config:": "export every Prometheus family and label"},  # budget gauges included
     # What the mandatory redaction costs (kiva-retention-prompts-not-stored refuses this setting).
     "no-redaction": {"config:": "let logging callbacks see the messages"},
+    "refuse-unpriced": {"refuseUnpricedModels": True},
 }
 
 

@@ -31,8 +31,8 @@ AZURE = {
     "processingJurisdiction": "SE",
     "models": [{"name": "gpt-4o-eu", "model": "azure/gpt-4o"}],
 }
-#: An OpenAI-compatible endpoint (STACKIT AI Model Serving's, in Germany) with one model LiteLLM's cost map
-#: lacks and one priced in the stack file.
+#: An OpenAI-compatible endpoint (STACKIT AI Model Serving's, in Germany): LiteLLM's cost map cannot know
+#: what it serves, so the stack file prices its models.
 OPENAI_COMPATIBLE = {
     "name": "stackit",
     "kind": "openai",
@@ -40,7 +40,6 @@ OPENAI_COMPATIBLE = {
     "apiBase": "https://api.openai-compat.model-serving.eu01.onstackit.cloud/v1",
     "processingJurisdiction": "DE",
     "models": [
-        {"name": "llama-3.3-70b-unpriced", "model": "openai/cortecs/Llama-3.3-70B-Instruct-FP8-Dynamic"},
         {
             "name": "llama-3.3-70b",
             "model": "openai/cortecs/Llama-3.3-70B-Instruct-FP8-Dynamic",
@@ -49,17 +48,30 @@ OPENAI_COMPATIBLE = {
         },
     ],
 }
+#: A provider's model that LiteLLM's cost map (1.108.7) lacks, e.g. one released after the pinned version.
+UNMAPPED = {
+    "name": "mistral-eu",
+    "kind": "mistral",
+    "apiKeySecret": "mistralApiKey",
+    "processingJurisdiction": "FR",
+    "models": [{"name": "mistral-unmapped", "model": "mistral/mistral-released-after-the-pin"}],
+}
 #: litellm's model_prices_and_context_window_backup.json (1.108.7, the map `LITELLM_LOCAL_MODEL_COST_MAP`
 #: loads), `azure/gpt-4o`: 2.5 and 10 per million.
 AZURE_GPT_4O = (2.5e-6, 1e-5)
 
 
-def settings(model_overrides: dict[str, Any] | None = None, providers: list[dict] | None = None):
+def settings(
+    model_overrides: dict[str, Any] | None = None,
+    providers: list[dict] | None = None,
+    gateway: dict[str, Any] | None = None,
+):
     raw = {
         key.removeprefix("kiva:"): value
         for key, value in stack_config("dev").items()
         if key.startswith("kiva:")
     }
+    raw["gateway"] = {**raw.get("gateway", {}), **(gateway or {})}
     raw["models"] = [{**model, **(model_overrides or {})} for model in raw["models"]]
     raw["providers"] = providers or []
     secrets = {key.removeprefix("kiva:") for key in committed_stack_file("dev").secret_keys}
@@ -128,6 +140,7 @@ def _litellm_report(config: dict, tmp: Path) -> dict:
         "DATABASE_URL": "postgresql://test:test@127.0.0.1:1/test",
         "PROVIDER_AZURE_OPENAI_EU_API_KEY": "test-only",
         "PROVIDER_STACKIT_API_KEY": "test-only",
+        "PROVIDER_MISTRAL_EU_API_KEY": "test-only",
     }
     # As a module from the repository root: run as a file, tests/platform would shadow `platform`.
     report, stderr = run_check([sys.executable, "-m", "tests.model_cost_check", str(path)], env)
@@ -173,42 +186,54 @@ def test_litellm_prices_the_azure_deployment_by_its_base_model(priced):
     assert azure["completion_cost"] == pytest.approx(1000 * AZURE_GPT_4O[0] + 500 * AZURE_GPT_4O[1])
 
 
-def test_the_gateway_refuses_no_model_of_the_stack_it_can_price(priced):
-    """The generated config switches the unpriced-model gate on, and every local and Azure model passes it."""
+def test_litellm_finds_a_price_for_every_model_of_the_stack(priced):
+    """LiteLLM's own pricing check (`_unpriced_models_in_request`) passes the local and the Azure model; its
+    gate is off unless `refuseUnpricedModels` asks for it (it costs CPU on every request)."""
     _, result = priced
     gates = {name: model["gate"] for name, model in result["report"].items()}
     assert set(gates) == {"llama-3.2-3b-instruct", "gpt-4o-eu"}
-    assert all(gate == {"enabled": True, "refused": False, "message": None} for gate in gates.values()), gates
-
-
-@pytest.fixture(scope="module")
-def openai_compatible(tmp_path_factory) -> dict:
-    config = yaml.safe_load(render(settings(providers=[OPENAI_COMPATIBLE])))
-    return _litellm_report(config, tmp_path_factory.mktemp("openai-compatible"))["report"]
-
-
-def test_a_provider_model_litellm_cannot_price_is_refused_not_free(openai_compatible):
-    unpriced = openai_compatible["llama-3.3-70b-unpriced"]
-    assert not unpriced["response_cost"]  # what would be booked without the gate: nothing
-    assert unpriced["gate"]["enabled"] and unpriced["gate"]["refused"]
-    assert unpriced["gate"]["message"].startswith(
-        "Model 'llama-3.3-70b-unpriced' has no pricing in the cost map, so litellm cannot price the request."
+    assert all(gate == {"enabled": False, "refused": False, "message": None} for gate in gates.values()), (
+        gates
     )
 
 
-def test_prices_in_the_stack_file_let_a_provider_model_through_and_are_booked(openai_compatible):
-    priced_model = openai_compatible["llama-3.3-70b"]
+def test_an_openai_compatible_endpoint_s_model_without_prices_is_refused_at_plan_time():
+    unpriced = {**OPENAI_COMPATIBLE, "models": [{"name": "llama-3.3-70b", "model": "openai/meta/llama-3.3"}]}
+    with pytest.raises(ConfigError) as error:
+        settings(providers=[unpriced])
+    assert str(error.value) == (
+        "test: kiva:providers[0]: LiteLLM knows no price for the models of an OpenAI-compatible endpoint and "
+        "would book llama-3.3-70b at 0, past every budget: set costPerMillionInputTokens and "
+        "costPerMillionOutputTokens for each"
+    )
+
+
+@pytest.fixture(scope="module")
+def provider_models(tmp_path_factory) -> dict:
+    chosen = settings(providers=[OPENAI_COMPATIBLE, UNMAPPED], gateway={"refuseUnpricedModels": True})
+    config = yaml.safe_load(render(chosen))
+    return _litellm_report(config, tmp_path_factory.mktemp("provider-models"))["report"]
+
+
+def test_prices_in_the_stack_file_let_a_provider_model_through_and_are_booked(provider_models):
+    priced_model = provider_models["llama-3.3-70b"]
     assert priced_model["gate"] == {"enabled": True, "refused": False, "message": None}
     assert priced_model["completion_cost"] == pytest.approx(1000 * 0.45e-6 + 500 * 0.65e-6)
     prompt, completion = priced_model["usage"]
     assert priced_model["response_cost"] == pytest.approx(prompt * 0.45e-6 + completion * 0.65e-6)
 
 
+def test_refuse_unpriced_models_stops_a_model_the_cost_map_lacks_instead_of_booking_it_at_0(provider_models):
+    unmapped = provider_models["mistral-unmapped"]
+    assert not unmapped["response_cost"]  # what would be booked without the gate: nothing
+    assert unmapped["gate"]["enabled"] and unmapped["gate"]["refused"]
+    assert unmapped["gate"]["message"].startswith(
+        "Model 'mistral-unmapped' has no pricing in the cost map, so litellm cannot price the request."
+    )
+
+
 def test_a_provider_model_with_one_price_only_is_refused_with_its_key_path():
-    half = {
-        **OPENAI_COMPATIBLE,
-        "models": [{"name": "m", "model": "openai/m", "costPerMillionInputTokens": 1}],
-    }
+    half = {**UNMAPPED, "models": [{"name": "m", "model": "mistral/m", "costPerMillionInputTokens": 1}]}
     with pytest.raises(ConfigError) as error:
         settings(providers=[half])
     assert str(error.value) == (

@@ -84,11 +84,14 @@ def litellm_config(settings: StackSettings) -> dict[str, Any]:
             "failure_callback": [],
             **gateway_metrics_settings(settings),
             "json_logs": True,
-            # A model LiteLLM cannot price would be booked at 0 and pass every budget: refuse it instead
+            # A model LiteLLM cannot price would be booked at 0 and pass every budget; where asked, refuse it
             # (HTTP 403 naming the model, `common_checks`, litellm/proxy/auth/auth_checks.py:1136-1146 in
-            # 1.108.7). Local models always have a price (model_costs.py); providers' models have the cost
-            # map's or the stack file's.
-            "block_requests_for_models_without_pricing": True,
+            # 1.108.7), at ~0.5 ms of CPU per request (docs/performance.md).
+            **(
+                {"block_requests_for_models_without_pricing": True}
+                if settings.gateway.refuse_unpriced_models
+                else {}
+            ),
             **redis_cache_settings(settings),
         },
         "router_settings": router_settings(settings),

@@ -60,8 +60,8 @@ def cost_model_info(model: Model) -> dict[str, float]:
 
 def provider_cost_model_info(model: ProviderModel) -> dict[str, float]:
     """The `model_info` prices of an external provider's model where the stack file sets them, else none:
-    LiteLLM then prices it from its cost map, and the gateway refuses a model the map lacks
-    (`block_requests_for_models_without_pricing`, components/platform/gateway_config.py)."""
+    LiteLLM then prices it from its cost map (an OpenAI-compatible endpoint's models must have them,
+    `ExternalProvider`; `kiva:gateway.refuseUnpricedModels` refuses any model the map lacks)."""
     if model.cost_per_million_input_tokens is None or model.cost_per_million_output_tokens is None:
         return {}
     return _per_token_prices(

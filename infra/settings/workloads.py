@@ -169,6 +169,8 @@ class Gateway(KivaModel):
     """Level of LiteLLM's and uvicorn's logs (`LITELLM_LOG`): `WARNING` (default) keeps errors and warnings; `INFO` adds three LiteLLM lines per request, up to about 10 % more gateway CPU (docs/performance.md); `ERROR` keeps errors only. `DEBUG` is refused: it logs request bodies, prompts included. The record of every request is the spend logs in PostgreSQL."""
     access_log: bool = False
     """One JSON line per HTTP request from uvicorn (client address, method, path, status; no body), at any `logLevel`."""
+    refuse_unpriced_models: bool = False
+    """Refuse requests for a model LiteLLM has no price for (HTTP 403), which it would otherwise book at 0 past every budget (`block_requests_for_models_without_pricing`). Costs about 0.5 ms of gateway CPU per request (docs/performance.md); the stack already prices every local model and refuses an OpenAI-compatible endpoint's model without prices."""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -296,7 +298,7 @@ class ProviderModel(KivaModel):
     model: Annotated[str, Field(pattern=r"^[a-z_]+/[\w.:@/-]+$", examples=["azure/gpt-4o"])]
     """The LiteLLM model string, e.g. `azure/gpt-4o` or `mistral/mistral-large-latest`."""
     cost_per_million_input_tokens: float | None = Field(None, gt=0, le=1000)
-    """Price the gateway books per million prompt tokens, in the unit of your budgets. Unset: LiteLLM's cost map prices the model; a model it has no price for is refused (docs/performance.md, "Cost data"), so set both prices for e.g. an OpenAI-compatible endpoint's model."""
+    """Price the gateway books per million prompt tokens, in the unit of your budgets. Unset: LiteLLM's cost map prices the model, and a model it has no price for is booked at 0 (docs/performance.md, "Cost data"); required for a `kind: openai` provider with `apiBase` (an OpenAI-compatible endpoint)."""
     cost_per_million_output_tokens: float | None = Field(None, gt=0, le=1000)
     """Price the gateway books per million generated tokens, in the unit of your budgets; set together with `costPerMillionInputTokens`."""
 
@@ -379,6 +381,14 @@ class ExternalProvider(KivaModel):
         missing = [key for key in needed if key != "apiVersion" and given_base[key] is None]
         if missing:
             raise ValueError(f"kind {self.kind} needs {' and '.join(missing)} ({_KIND_EXAMPLES[self.kind]})")
+        if self.kind == "openai" and self.api_base is not None:
+            unpriced = [m.name for m in self.models if m.cost_per_million_input_tokens is None]
+            if unpriced:
+                raise ValueError(
+                    f"LiteLLM knows no price for the models of an OpenAI-compatible endpoint and would book "
+                    f"{', '.join(unpriced)} at 0, past every budget: set costPerMillionInputTokens and "
+                    "costPerMillionOutputTokens for each"
+                )
         foreign = [key for key, value in given.items() if value is not None and key not in needed]
         if foreign:
             owners = {key: kind for kind, keys in PROVIDER_KIND_KEYS.items() for key in keys}

@@ -412,9 +412,9 @@ _ENTRIES = [
         "A team without a budget can run up unbounded cost on external providers.",
     ),
     _m(
-        "kiva-budgets-cover-every-model",
+        "kiva-budgets-cover-local-models",
         "low",
-        "A model the gateway cannot price is booked at 0, so no team or key budget ever stops its requests.",
+        "A local model without a price is booked at 0, so no team or key budget ever stops its requests.",
     ),
     _m(
         "kiva-redis-private",

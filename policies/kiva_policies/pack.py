@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from kiva_policies import (
-    budgets_cover_every_model,
+    budgets_cover_local_models,
     day_one,
     hardening,
     hardening_container_uid_high,
@@ -51,7 +51,7 @@ POLICIES: list[Policy] = [
     *secret_references.POLICIES,
     *topology.POLICIES,
     *teams_have_budgets.POLICIES,
-    *budgets_cover_every_model.POLICIES,
+    *budgets_cover_local_models.POLICIES,
     *redis_private.POLICIES,
     *day_one.POLICIES,
 ]

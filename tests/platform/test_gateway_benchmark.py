@@ -70,8 +70,11 @@ def test_a_variant_is_the_stack_with_one_setting_changed(bench: ModuleType) -> N
     assert gateway.env["LITELLM_LOG"] == "INFO"
     assert '"level": "INFO"' in gateway.files["log_config.json"]
     assert set(bench.VARIANTS) == {
-        "info", "access-log", "info-access-log", "no-metrics", "all-metrics", "no-redaction"
+        "info", "access-log", "info-access-log", "no-metrics", "all-metrics", "no-redaction", "refuse-unpriced"
     }  # fmt: skip
+    gated = bench.stack_gateway("prod", bench.VARIANTS["refuse-unpriced"]).config["litellm_settings"]
+    assert gated["block_requests_for_models_without_pricing"] is True
+    assert "block_requests_for_models_without_pricing" not in gateway.config["litellm_settings"]
     assert gateway.config["litellm_settings"]["callbacks"] == ["prometheus"]
     without = bench.apply_variant(gateway.config, "drop the Prometheus callback")["litellm_settings"]
     assert without["callbacks"] == []

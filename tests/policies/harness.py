@@ -261,7 +261,6 @@ LITELLM_CONFIG: dict[str, Any] = {
         "callbacks": ["prometheus"],
         "turn_off_message_logging": True,
         "drop_params": True,
-        "block_requests_for_models_without_pricing": True,
     },
 }
 
