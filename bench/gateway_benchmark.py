@@ -417,9 +417,9 @@ def main(argv: list[str]) -> int:
                 # Every other round the minimal config goes first: a machine that slows down or speeds
                 # up during the run does not favour one of the two.
                 order = runs if round_ % 2 == 0 else [runs[1], runs[0], *runs[2:]]
+                folder = Path(tmp) / f"round-{round_ + 1}"
+                folder.mkdir()
                 for label, config, files, args, env in order:
-                    folder = Path(tmp) / f"round-{round_ + 1}"
-                    folder.mkdir(exist_ok=True)
                     levels = run_proxy(
                         label, config, files, args, env, folder, options.seconds, options.max_requests
                     )

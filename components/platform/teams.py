@@ -18,19 +18,19 @@ with the master key as bearer token, against the endpoints of LiteLLM 1.108.7 (i
 
 What changed since 1.90.6 and matters here: `/key/info` of a deleted key now answers 200 from the archive
 with `info.status == "deleted"` (line 4718, `_find_deleted_key_info`) instead of 404, so `read_key` treats
-that status as gone, and a key blocked in the UI (`status: "revoked"`) or past an expiry set there
-(`"expired"`, `_derive_key_status`, line 6821) as one to replace; every budget write now rejects a period LiteLLM cannot reset with 400
-(`validate_budget_duration`, `common_utils.py:28`, e.g. `2mo`); and resending an unchanged
-`budget_duration` in an update still moves the next reset from now (`_set_budget_reset_at`,
-team_endpoints.py:2824, and `prepare_key_update_data`, key_management_endpoints.py:2747; both keep only a
+that status as gone, and `diff` a key blocked in the UI (`status: "revoked"`) or past an expiry set there
+(`"expired"`, `_derive_key_status`, line 6821) as one to replace; every budget write now rejects a period
+LiteLLM cannot reset with 400 (`validate_budget_duration`, `common_utils.py:28`, e.g. `2mo`); and
+resending an unchanged `budget_duration` in an update still moves the next reset from now
+(`_set_budget_reset_at`, team_endpoints.py:2824, and `prepare_key_update_data`, key_management_endpoints.py:2747; both keep only a
 reset that is already due, `keeps_due_budget_reset` in `proxy/common_utils/timezone_utils.py:85`). Updates
 therefore send only the fields that differ from the live object, so that changing a rate limit does not
 postpone a team's or key's budget reset.
 
 Every `diff` reads the live object, so that `pulumi preview` shows drift (a budget changed in the UI) as
 an update; a team or key deleted on the gateway is replaced, and so is a key that was blocked or has
-expired there (a new value; the old key is deleted, never unblocked). A key's value exists only in the `key`
-output, a Pulumi secret, which the platform delivers into the cloud's secret manager (the contract's
+expired there (a new value; the old key is deleted, never unblocked). A key's value exists only in the
+`key` output, a Pulumi secret, which the platform delivers into the cloud's secret manager (the contract's
 `service_key_store`, Key Vault on Azure) or else a Kubernetes Secret; an update never regenerates it.
 """
 

@@ -381,19 +381,25 @@ class ExternalProvider(KivaModel):
         missing = [key for key in needed if key != "apiVersion" and given_base[key] is None]
         if missing:
             raise ValueError(f"kind {self.kind} needs {' and '.join(missing)} ({_KIND_EXAMPLES[self.kind]})")
-        if self.kind == "openai" and self.api_base is not None:
-            unpriced = [m.name for m in self.models if m.cost_per_million_input_tokens is None]
-            if unpriced:
-                raise ValueError(
-                    f"LiteLLM knows no price for the models of an OpenAI-compatible endpoint and would book "
-                    f"{', '.join(unpriced)} at 0, past every budget: set costPerMillionInputTokens and "
-                    "costPerMillionOutputTokens for each"
-                )
         foreign = [key for key, value in given.items() if value is not None and key not in needed]
         if foreign:
             owners = {key: kind for kind, keys in PROVIDER_KIND_KEYS.items() for key in keys}
             raise ValueError(
                 f"{', '.join(foreign)} only applies to kind {owners[foreign[0]]}, not {self.kind}; remove it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _openai_compatible_models_priced(self) -> ExternalProvider:
+        """No cost map can know what an OpenAI-compatible endpoint (`kind: openai` with `apiBase`) serves."""
+        if self.kind != "openai" or self.api_base is None:
+            return self
+        unpriced = [m.name for m in self.models if m.cost_per_million_input_tokens is None]
+        if unpriced:
+            raise ValueError(
+                f"LiteLLM knows no price for the models of an OpenAI-compatible endpoint and would book "
+                f"{', '.join(unpriced)} at 0, past every budget: set costPerMillionInputTokens and "
+                "costPerMillionOutputTokens for each"
             )
         return self
 

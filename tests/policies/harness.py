@@ -257,11 +257,7 @@ LITELLM_CONFIG: dict[str, Any] = {
         "store_prompts_in_spend_logs": False,
         "disable_error_logs": True,
     },
-    "litellm_settings": {
-        "callbacks": ["prometheus"],
-        "turn_off_message_logging": True,
-        "drop_params": True,
-    },
+    "litellm_settings": {"callbacks": ["prometheus"], "turn_off_message_logging": True, "drop_params": True},
 }
 
 
